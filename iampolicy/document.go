@@ -50,7 +50,10 @@ type StringList []string
 
 // MarshalJSON writes one value as a string and several as an array.
 func (l StringList) MarshalJSON() ([]byte, error) {
-	if len(l) == 1 {
+	switch len(l) {
+	case 0:
+		return []byte("[]"), nil // not null, which Parse would refuse
+	case 1:
 		return marshalNoEscape(l[0])
 	}
 	return marshalNoEscape([]string(l))
