@@ -46,7 +46,7 @@ func accessDeniedException(format string, args ...any) *awsError {
 }
 
 func throttlingException(msg string) *awsError {
-	return newError(http.StatusTooManyRequests, "ThrottlingException", msg)
+	return newError(http.StatusTooManyRequests, "ThrottlingException", "%s", msg)
 }
 
 // bedrockErrorStatus gives the HTTP status Bedrock Runtime uses for an error code.

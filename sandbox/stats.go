@@ -1,0 +1,161 @@
+package sandbox
+
+import (
+	"sort"
+	"time"
+)
+
+// Call is one recorded request.
+type Call struct {
+	Time         time.Time `json:"time"`
+	RequestID    string    `json:"request_id,omitempty"`
+	Service      string    `json:"service"`
+	Operation    string    `json:"operation"`
+	Principal    string    `json:"principal,omitempty"`
+	Account      string    `json:"account,omitempty"`
+	Region       string    `json:"region,omitempty"`
+	ServedRegion string    `json:"served_region,omitempty"`
+	Model        string    `json:"model,omitempty"`
+	Target       string    `json:"target,omitempty"` // AssumeRole's role
+	Outcome      string    `json:"outcome"`          // "ok" or the error code
+	InputTokens  int       `json:"input_tokens,omitempty"`
+	OutputTokens int       `json:"output_tokens,omitempty"`
+}
+
+// maxCalls bounds the recorded-call log; counters are kept in full.
+const maxCalls = 2000
+
+type stsKey struct{ Operation, Role, Outcome string }
+type bedrockKey struct{ Account, Region, Model, Outcome string }
+
+type stats struct {
+	sts       map[stsKey]int
+	bedrock   map[bedrockKey]int
+	Throttles int
+}
+
+func newStats() stats {
+	return stats{sts: map[stsKey]int{}, bedrock: map[bedrockKey]int{}}
+}
+
+// Stats is a snapshot of the counters.
+type Stats struct {
+	STS       []STSCount     `json:"sts"`
+	Bedrock   []BedrockCount `json:"bedrock"`
+	Throttles int            `json:"throttles"`
+}
+
+// STSCount counts STS calls by operation, role (the assumed role for AssumeRole, the caller otherwise) and
+// outcome.
+type STSCount struct {
+	Operation string `json:"operation"`
+	Role      string `json:"role"`
+	Outcome   string `json:"outcome"`
+	Count     int    `json:"count"`
+}
+
+// BedrockCount counts Bedrock calls by account × region × model × outcome.
+type BedrockCount struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Model   string `json:"model"`
+	Outcome string `json:"outcome"`
+	Count   int    `json:"count"`
+}
+
+// STSCalls counts STS calls of an operation ("" for any), whatever their outcome.
+func (st Stats) STSCalls(op string) int {
+	n := 0
+	for _, c := range st.STS {
+		if op == "" || c.Operation == op {
+			n += c.Count
+		}
+	}
+	return n
+}
+
+// BedrockCalls counts Bedrock calls by account and outcome ("" matches any; outcome "ok" or an error code).
+func (st Stats) BedrockCalls(account, outcome string) int {
+	n := 0
+	for _, c := range st.Bedrock {
+		if (account == "" || c.Account == account) && (outcome == "" || c.Outcome == outcome) {
+			n += c.Count
+		}
+	}
+	return n
+}
+
+// Stats returns the counters.
+func (s *Sandbox) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Stats{Throttles: s.stats.Throttles, STS: []STSCount{}, Bedrock: []BedrockCount{}}
+	for k, n := range s.stats.sts {
+		out.STS = append(out.STS, STSCount{k.Operation, k.Role, k.Outcome, n})
+	}
+	for k, n := range s.stats.bedrock {
+		out.Bedrock = append(out.Bedrock, BedrockCount{k.Account, k.Region, k.Model, k.Outcome, n})
+	}
+	sort.Slice(out.STS, func(i, j int) bool {
+		a, b := out.STS[i], out.STS[j]
+		return a.Operation+a.Role+a.Outcome < b.Operation+b.Role+b.Outcome
+	})
+	sort.Slice(out.Bedrock, func(i, j int) bool {
+		a, b := out.Bedrock[i], out.Bedrock[j]
+		return a.Account+a.Region+a.Model+a.Outcome < b.Account+b.Region+b.Model+b.Outcome
+	})
+	return out
+}
+
+// Calls returns the most recent recorded calls, oldest first.
+func (s *Sandbox) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+func (s *Sandbox) record(c Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.Time = s.clock()
+	switch c.Service {
+	case "bedrock":
+		s.stats.bedrock[bedrockKey{c.Account, c.Region, c.Model, c.Outcome}]++
+	case "sts":
+		role := c.Target
+		if role == "" {
+			role = c.Principal
+		}
+		s.stats.sts[stsKey{c.Operation, role, c.Outcome}]++
+	}
+	if len(s.calls) >= maxCalls {
+		s.calls = append(s.calls[:0], s.calls[len(s.calls)-maxCalls/2:]...)
+	}
+	s.calls = append(s.calls, c)
+}
+
+func (s *Sandbox) recordSTS(op, principalARN, target, outcome string) {
+	acct := ""
+	if len(principalARN) > 0 {
+		if p := splitARNAccount(principalARN); p != "" {
+			acct = p
+		}
+	}
+	s.record(Call{Service: "sts", Operation: op, Principal: principalARN, Account: acct, Target: target, Outcome: outcome})
+}
+
+func splitARNAccount(arn string) string {
+	n := 0
+	start := 0
+	for i := 0; i < len(arn); i++ {
+		if arn[i] == ':' {
+			n++
+			if n == 4 {
+				start = i + 1
+			} else if n == 5 {
+				return arn[start:i]
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,295 @@
+package sandbox
+
+import (
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bedrock-relay/bedrock-relay/iampolicy"
+)
+
+const stsNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+// stsForm is the query-protocol parameters: the form body, or the URL query for GET.
+func stsForm(c *call) url.Values {
+	v, _ := url.ParseQuery(string(c.Body))
+	for k, q := range c.r.URL.Query() {
+		if _, ok := v[k]; !ok {
+			v[k] = q
+		}
+	}
+	return v
+}
+
+func (s *Sandbox) serveSTS(w http.ResponseWriter, c *call) {
+	form := stsForm(c)
+	op := form.Get("Action")
+	var (
+		out any
+		err *awsError
+	)
+	switch op {
+	case "GetCallerIdentity":
+		out = s.getCallerIdentity(c)
+	case "AssumeRole":
+		out, err = s.assumeRole(c, form)
+	case "":
+		err = newError(400, "MissingAction", "Missing Action")
+	default:
+		err = newError(400, "InvalidAction", "Could not find operation %s for version 2011-06-15 (the sandbox emulates AssumeRole and GetCallerIdentity)", op)
+	}
+	target := form.Get("RoleArn")
+	if err != nil {
+		s.recordSTS(op, c.Principal.ARN, target, err.Code)
+		writeSTSError(w, c.ID, err)
+		return
+	}
+	s.recordSTS(op, c.Principal.ARN, target, "ok")
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", c.ID)
+	b, _ := xml.Marshal(out)
+	w.Write([]byte(xml.Header))
+	w.Write(b)
+}
+
+type responseMetadata struct {
+	RequestID string `xml:"RequestId"`
+}
+
+type getCallerIdentityResponse struct {
+	XMLName xml.Name `xml:"GetCallerIdentityResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Result  struct {
+		Arn     string `xml:"Arn"`
+		UserID  string `xml:"UserId"`
+		Account string `xml:"Account"`
+	} `xml:"GetCallerIdentityResult"`
+	Meta responseMetadata `xml:"ResponseMetadata"`
+}
+
+func (s *Sandbox) getCallerIdentity(c *call) any {
+	// GetCallerIdentity needs no permission: AWS answers it even under an explicit deny.
+	var out getCallerIdentityResponse
+	out.Xmlns = stsNS
+	out.Result.Arn, out.Result.UserID, out.Result.Account = c.Principal.ARN, c.Principal.UserID, c.Principal.Account
+	out.Meta.RequestID = c.ID
+	return out
+}
+
+type assumeRoleResponse struct {
+	XMLName xml.Name `xml:"AssumeRoleResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Result  struct {
+		SourceIdentity  string `xml:"SourceIdentity,omitempty"`
+		AssumedRoleUser struct {
+			AssumedRoleID string `xml:"AssumedRoleId"`
+			Arn           string `xml:"Arn"`
+		} `xml:"AssumedRoleUser"`
+		Credentials struct {
+			AccessKeyID     string `xml:"AccessKeyId"`
+			SecretAccessKey string `xml:"SecretAccessKey"`
+			SessionToken    string `xml:"SessionToken"`
+			Expiration      string `xml:"Expiration"`
+		} `xml:"Credentials"`
+		PackedPolicySize *int `xml:"PackedPolicySize,omitempty"`
+	} `xml:"AssumeRoleResult"`
+	Meta responseMetadata `xml:"ResponseMetadata"`
+}
+
+var (
+	sessionNameRe    = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	externalIDRe     = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
+	sourceIdentityRe = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	tagKeyRe         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+)
+
+// validationErrors collects STS model constraint failures and words them as STS does:
+// "1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: ...".
+type validationErrors []string
+
+func (v *validationErrors) add(value, member, constraint string) {
+	*v = append(*v, "Value '"+value+"' at '"+member+"' failed to satisfy constraint: "+constraint)
+}
+
+func (v validationErrors) err() *awsError {
+	if len(v) == 0 {
+		return nil
+	}
+	n := strconv.Itoa(len(v)) + " validation error"
+	if len(v) > 1 {
+		n += "s"
+	}
+	return newError(400, "ValidationError", "%s", n+" detected: "+strings.Join(v, "; "))
+}
+
+func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
+	roleARN, session := f.Get("RoleArn"), f.Get("RoleSessionName")
+	var v validationErrors
+	if !f.Has("RoleArn") {
+		v.add("null", "roleArn", "Member must not be null")
+	} else if n := len(roleARN); n < 20 || n > 2048 {
+		v.add(roleARN, "roleArn", "Member must have length greater than or equal to 20")
+	}
+	if !f.Has("RoleSessionName") {
+		v.add("null", "roleSessionName", "Member must not be null")
+	} else {
+		if n := len(session); n < 2 || n > 64 {
+			v.add(session, "roleSessionName", "Member must have length less than or equal to 64 and greater than or equal to 2")
+		}
+		if !sessionNameRe.MatchString(session) {
+			v.add(session, "roleSessionName", `Member must satisfy regular expression pattern: [\w+=,.@-]*`)
+		}
+	}
+	duration := time.Hour
+	if ds := f.Get("DurationSeconds"); ds != "" {
+		n, err := strconv.Atoi(ds)
+		switch {
+		case err != nil:
+			return nil, newError(400, "ValidationError", "Invalid value for parameter DurationSeconds: %q is not an integer", ds)
+		case n < 900:
+			v.add(ds, "durationSeconds", "Member must have value greater than or equal to 900")
+		case n > 43200:
+			v.add(ds, "durationSeconds", "Member must have value less than or equal to 43200")
+		}
+		duration = time.Duration(n) * time.Second
+	}
+	externalID := f.Get("ExternalId")
+	if f.Has("ExternalId") {
+		if n := len(externalID); n < 2 || n > 1224 {
+			v.add(externalID, "externalId", "Member must have length less than or equal to 1224 and greater than or equal to 2")
+		}
+		if !externalIDRe.MatchString(externalID) {
+			v.add(externalID, "externalId", `Member must satisfy regular expression pattern: [\w+=,.@:\/-]*`)
+		}
+	}
+	sourceIdentity := f.Get("SourceIdentity")
+	if f.Has("SourceIdentity") {
+		if n := len(sourceIdentity); n < 2 || n > 64 {
+			v.add(sourceIdentity, "sourceIdentity", "Member must have length less than or equal to 64 and greater than or equal to 2")
+		}
+		if !sourceIdentityRe.MatchString(sourceIdentity) {
+			v.add(sourceIdentity, "sourceIdentity", `Member must satisfy regular expression pattern: [\w+=,.@-]*`)
+		}
+	}
+	tags := map[string]string{}
+	for i := 1; ; i++ {
+		k := f.Get("Tags.member." + strconv.Itoa(i) + ".Key")
+		if k == "" && !f.Has("Tags.member."+strconv.Itoa(i)+".Key") {
+			break
+		}
+		val := f.Get("Tags.member." + strconv.Itoa(i) + ".Value")
+		if len(k) < 1 || len(k) > 128 || !tagKeyRe.MatchString(k) {
+			v.add(k, "tags."+strconv.Itoa(i)+".member.key", "Member must have length less than or equal to 128")
+		}
+		if len(val) > 256 {
+			v.add(val, "tags."+strconv.Itoa(i)+".member.value", "Member must have length less than or equal to 256")
+		}
+		tags[k] = val
+		if i > 50 {
+			v.add(strconv.Itoa(i), "tags", "Member must have length less than or equal to 50")
+			break
+		}
+	}
+	var sessionPolicy *iampolicy.Document
+	if pol := f.Get("Policy"); f.Has("Policy") {
+		if len(pol) > 2048 {
+			return nil, newError(400, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", len(pol)*100/2048)
+		}
+		d, err := parsePolicy(pol)
+		if err != nil {
+			return nil, newError(400, "MalformedPolicyDocument", "The policy is not in the valid JSON format: %v", err)
+		}
+		sessionPolicy = d
+	}
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+
+	caller := c.Principal
+	deny := newError(403, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, roleARN)
+	acct, name, ok := splitRoleARN(roleARN)
+	if !ok {
+		return nil, newError(400, "ValidationError", "%s is invalid", roleARN)
+	}
+	s.mu.Lock()
+	r := s.role(acct, name)
+	callerAcct := s.accounts[caller.Account]
+	lifetime := s.lifetime
+	s.mu.Unlock()
+	if r == nil {
+		return nil, deny // AWS does not reveal whether the role exists
+	}
+	chained := caller.Role != nil
+	if duration > r.MaxSession {
+		return nil, newError(400, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	if chained && duration > time.Hour {
+		return nil, newError(400, "ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	if caller.SourceIdentity != "" && sourceIdentity != "" && sourceIdentity != caller.SourceIdentity {
+		return nil, newError(400, "ValidationError", "Source identity cannot be changed in a role chaining session.")
+	}
+	if sourceIdentity == "" {
+		sourceIdentity = caller.SourceIdentity
+	}
+
+	ctx := map[string][]string{
+		"aws:PrincipalArn":     {principalARNForConditions(caller)},
+		"aws:PrincipalAccount": {caller.Account},
+		"aws:SourceAccount":    {caller.Account},
+		"aws:RequestedRegion":  {c.Region},
+		"sts:RoleSessionName":  {session},
+	}
+	if f.Has("ExternalId") {
+		ctx["sts:ExternalId"] = []string{externalID}
+	}
+	if sourceIdentity != "" {
+		ctx["sts:SourceIdentity"] = []string{sourceIdentity}
+	}
+	for k, val := range tags {
+		ctx["aws:RequestTag/"+k] = []string{val}
+		ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], k)
+	}
+	var scps []*iampolicy.Document
+	if callerAcct != nil {
+		scps = callerAcct.SCPs
+	}
+	if d := s.authorizeAssumeRole(caller, r, scps, ctx); !d {
+		return nil, deny
+	}
+
+	if lifetime > 0 {
+		duration = lifetime
+	}
+	s.mu.Lock()
+	cred := s.issue(s.sessionPrincipal(r, session, sessionPolicy, chained, sourceIdentity), duration)
+	s.mu.Unlock()
+
+	var out assumeRoleResponse
+	out.Xmlns = stsNS
+	out.Result.SourceIdentity = sourceIdentity
+	out.Result.AssumedRoleUser.AssumedRoleID = cred.Principal.UserID
+	out.Result.AssumedRoleUser.Arn = cred.Principal.ARN
+	out.Result.Credentials.AccessKeyID = cred.AccessKeyID
+	out.Result.Credentials.SecretAccessKey = cred.Secret
+	out.Result.Credentials.SessionToken = cred.Token
+	out.Result.Credentials.Expiration = cred.Expires.UTC().Format(time.RFC3339)
+	if sessionPolicy != nil || len(tags) > 0 {
+		size := (len(f.Get("Policy")) + 40*len(tags)) * 100 / 2048
+		out.Result.PackedPolicySize = &size
+	}
+	out.Meta.RequestID = c.ID
+	return out, nil
+}
+
+// principalARNForConditions is aws:PrincipalArn: for a role session, the role's ARN.
+func principalARNForConditions(p *principal) string {
+	if p.Role != nil {
+		return p.Role.ARN
+	}
+	return p.ARN
+}
