@@ -21,8 +21,8 @@ var (
 // LimitError is a refused reservation.
 type LimitError struct {
 	Key Key
-	// Err is ErrRequests, ErrTokens, ErrDaily, ErrCoolingDown or ErrTooLarge. When the key is cooling down
-	// Err is ErrCoolingDown whatever else is short; otherwise it names the budget that frees last.
+	// Err is ErrRequests, ErrTokens, ErrDaily, ErrCoolingDown or ErrTooLarge. ErrTooLarge comes first, as
+	// waiting does not help; then ErrCoolingDown whatever else is short; otherwise the budget that frees last.
 	Err error
 	// RetryAfter is how long until a request of the same size would be accepted, if nothing else is reserved
 	// meanwhile: when the cooldown ends and the window has freed enough. It is 0 for ErrTooLarge.

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,12 +16,18 @@ type Budget struct {
 	TokensPerDay      int
 }
 
-// Validate reports a negative field: budgets are 0 (unlimited) or positive.
+// Validate reports every negative field: budgets are 0 (unlimited) or positive.
 func (b Budget) Validate() error {
-	if b.RequestsPerMinute < 0 || b.TokensPerMinute < 0 || b.TokensPerDay < 0 {
-		return fmt.Errorf("budget %+v: each value must be 0 (unlimited) or positive", b)
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"RequestsPerMinute", b.RequestsPerMinute}, {"TokensPerMinute", b.TokensPerMinute}, {"TokensPerDay", b.TokensPerDay}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %d: use 0 for unlimited or a positive budget", f.name, f.v))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Key names one budget: a target (an account × region the relay calls through) and a model id.
@@ -75,7 +82,8 @@ func WithCooldowns(c Cooldowns) Option {
 const unlimitedInFlight = 100
 
 // Table holds the budgets, usage and cooldowns of every key. Keys are created on first use with an unlimited
-// budget; use [Table.SetBudget] to set one. The zero Table is not usable; call [New].
+// budget; use [Table.SetBudget] to set one. Its methods are safe for concurrent use. The zero Table is not
+// usable; call [New].
 type Table struct {
 	now       func() time.Time
 	epoch     time.Time // internal times are nanoseconds since epoch, so monotonic clock readings are kept

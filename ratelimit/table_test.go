@@ -634,3 +634,38 @@ func TestConcurrentNeverExceedsRPM(t *testing.T) {
 		t.Errorf("after all committed: %d in flight (%d tokens), want 0", s.InFlight, s.InFlightTokens)
 	}
 }
+
+func TestErrorMessages(t *testing.T) {
+	tb, _ := newTable(t, Budget{RequestsPerMinute: 1, TokensPerMinute: 100})
+	if _, err := tb.Reserve(k1, 1, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	_, tooLarge := tb.Reserve(k1, 1, 1000, 1)
+	_, requests := tb.Reserve(k1, 1, 1, 1)
+	tb.Cooldown(k1, time.Time{}, CauseSetup)
+	_, setup := tb.Reserve(k1, 1, 1, 1)
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{requests, "acct1-us-east-1/anthropic.claude-sonnet-4-5: requests-per-minute budget exhausted, retry after 1m0s"},
+		{tooLarge, "acct1-us-east-1/anthropic.claude-sonnet-4-5: request needs more tokens than the budget allows; " +
+			"lower max_tokens or use a target with a larger budget"},
+		{setup, "acct1-us-east-1/anthropic.claude-sonnet-4-5: cooling down for 10m0s after a setup error " +
+			"(access denied or model not enabled); check the role's bedrock:InvokeModel permission and the account's model access"},
+	}
+	for _, tt := range tests {
+		if tt.err == nil || tt.err.Error() != tt.want {
+			t.Errorf("got %v\nwant %s", tt.err, tt.want)
+		}
+	}
+	err := Budget{RequestsPerMinute: -1, TokensPerDay: -2}.Validate()
+	want := "RequestsPerMinute is -1: use 0 for unlimited or a positive budget\n" +
+		"TokensPerDay is -2: use 0 for unlimited or a positive budget"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate: got %v, want %s", err, want)
+	}
+	if got := CauseDaily.String(); got != "daily" {
+		t.Errorf("CauseDaily.String() = %q, want daily", got)
+	}
+}
