@@ -237,16 +237,18 @@ func wildcardMatch(pattern, s string, foldCase bool) bool {
 	if foldCase {
 		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
 	}
-	// Iterative matching with one backtrack point: linear-ish and no recursion, so a hostile pattern from a
-	// fuzzer or a pasted policy cannot blow the stack.
+	// Runes, so that '?' is one character of a non-ASCII tag value rather than one byte of it.
+	pr, sr := []rune(pattern), []rune(s)
+	// Iterative matching with one backtrack point: no recursion, and no exponential blow-up on a hostile
+	// pattern from a fuzzer or a pasted policy.
 	p, i := 0, 0
 	star, mark := -1, 0
-	for i < len(s) {
+	for i < len(sr) {
 		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]) && pattern[p] != '*':
+		case p < len(pr) && pr[p] != '*' && (pr[p] == '?' || pr[p] == sr[i]):
 			p++
 			i++
-		case p < len(pattern) && pattern[p] == '*':
+		case p < len(pr) && pr[p] == '*':
 			star, mark = p, i
 			p++
 		case star >= 0:
@@ -257,8 +259,8 @@ func wildcardMatch(pattern, s string, foldCase bool) bool {
 			return false
 		}
 	}
-	for p < len(pattern) && pattern[p] == '*' {
+	for p < len(pr) && pr[p] == '*' {
 		p++
 	}
-	return p == len(pattern)
+	return p == len(pr)
 }

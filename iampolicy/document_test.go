@@ -1,6 +1,8 @@
 package iampolicy
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -157,4 +159,40 @@ func FuzzParse(f *testing.F) {
 		Evaluate(Request{Principal: "arn:aws:sts::111111111111:assumed-role/r/s", Action: "x:y", Resource: "r",
 			Context: map[string][]string{"k": {"v"}}}, Policies{Identity: []*Document{d}, Resource: d, SCPs: []*Document{d}})
 	})
+}
+
+// Documents embedded in other JSON (sandbox scenarios, CLI config) go through the same rules as Parse.
+func TestUnmarshalEmbedded(t *testing.T) {
+	var cfg struct {
+		Trust      Document   `json:"trust"`
+		Statement  Statement  `json:"statement"`
+		Principal  Principal  `json:"principal"`
+		Actions    StringList `json:"actions"`
+		Conditions Conditions `json:"conditions"`
+	}
+	in := `{"trust":` + seedTrustJSON + `,"statement":{"Effect":"Deny","Action":"*"},"principal":{"AWS":"111111111111"},"actions":"bedrock:InvokeModel","conditions":{"Bool":{"aws:SecureTransport":false}}}`
+	if err := json.Unmarshal([]byte(in), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(*Trust(seedCaller, ""), cfg.Trust); diff != "" {
+		t.Errorf("trust (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Statement{Effect: EffectDeny, Action: StringList{"*"}}, cfg.Statement); diff != "" {
+		t.Errorf("statement (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Principal{AWS: StringList{"111111111111"}}, cfg.Principal); diff != "" {
+		t.Errorf("principal (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(StringList{"bedrock:InvokeModel"}, cfg.Actions); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Conditions{"Bool": {"aws:SecureTransport": {"false"}}}, cfg.Conditions); diff != "" {
+		t.Errorf("conditions (-want +got):\n%s", diff)
+	}
+	var d Document
+	err := json.Unmarshal([]byte(`{"Statement":{"Effect":"Permit","Action":"*"}}`), &d)
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Field != "Statement.Effect" {
+		t.Errorf("got %v, want a *SyntaxError for Statement.Effect", err)
+	}
 }

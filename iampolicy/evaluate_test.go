@@ -222,6 +222,7 @@ func TestConditions(t *testing.T) {
 		"aws:SourceIp":                {"10.1.2.3"},
 		"s3:max-keys":                 {"5"},
 		"aws:CurrentTime":             {"2025-11-20T10:00:00Z"},
+		"aws:Blob":                    {"aGk="},
 	}
 	tests := []struct {
 		cond string
@@ -283,6 +284,10 @@ func TestConditions(t *testing.T) {
 		{`{"NumericGreaterThanEquals":{"s3:max-keys":"6"}}`, false},
 		{`{"DateLessThan":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}`, true},
 		{`{"DateGreaterThan":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}`, false},
+		{`{"DateGreaterThan":{"aws:CurrentTime":"1700000000"}}`, true},
+		{`{"BinaryEquals":{"aws:Blob":"aGk="}}`, true},
+		{`{"BinaryEquals":{"aws:Blob":"aG8="}}`, false},
+		{`{"IpAddress":{"aws:SourceIp":"10.1.2.3"}}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cond, func(t *testing.T) {
@@ -375,6 +380,7 @@ func TestWildcardMatch(t *testing.T) {
 		{"**", "x", true},
 		{"a*b*c", "aXbYbZc", true},
 		{"a*b*c", "aXbYbZ", false},
+		{"t?g", "tæg", true},
 	}
 	for _, tt := range tests {
 		if got := wildcardMatch(tt.pattern, tt.s, false); got != tt.want {
