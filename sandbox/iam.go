@@ -25,9 +25,11 @@ func (p *principal) policies(resource *iampolicy.Document, scps []*iampolicy.Doc
 	return pol
 }
 
-// authorizeAssumeRole evaluates the caller's identity policies, its account's SCPs and the role's trust policy.
-func (s *Sandbox) authorizeAssumeRole(caller *principal, r *role, scps []*iampolicy.Document, ctx map[string][]string) bool {
-	req := iampolicy.Request{Principal: caller.ARN, PrincipalAccount: caller.Account, Action: "sts:AssumeRole", Resource: r.ARN, Context: ctx}
+// authorizeAssumeRole evaluates the caller's identity policies, its account's SCPs and the role's trust policy
+// for action: sts:AssumeRole, and sts:TagSession / sts:SetSourceIdentity when the request passes tags or a
+// source identity.
+func (s *Sandbox) authorizeAssumeRole(caller *principal, action string, r *role, scps []*iampolicy.Document, ctx map[string][]string) bool {
+	req := iampolicy.Request{Principal: caller.ARN, PrincipalAccount: caller.Account, Action: action, Resource: r.ARN, Context: ctx}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return iampolicy.Evaluate(req, caller.policies(r.Trust, scps)).Allowed()

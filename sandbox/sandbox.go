@@ -26,21 +26,21 @@ type Sandbox struct {
 	log     *slog.Logger
 	catalog *catalog.Catalog
 
-	mu       sync.Mutex
-	scenario *Scenario // as loaded; Reset returns to it
-	accounts map[string]*account
-	creds    map[string]*credential // by access key id
-	tokens   map[string]*principal  // bearer API keys
-	lifetime time.Duration
-	strict   bool
-	latency  map[string]Latency
+	mu          sync.Mutex
+	scenario    *Scenario // as loaded; Reset returns to it
+	accounts    map[string]*account
+	creds       map[string]*credential // by access key id
+	tokens      map[string]*principal  // bearer API keys
+	lifetime    time.Duration
+	strict      bool
+	latency     map[string]Latency
 	appProfiles map[string]ApplicationProfile
-	faults   []*faultState
-	rng      *mrand.Rand
-	routeSeq map[string]uint64 // round-robin over a profile's destination regions
-	quotas   *quotaBook
-	stats    stats
-	calls    []Call
+	faults      []*faultState
+	rng         *mrand.Rand
+	routeSeq    map[string]uint64 // round-robin over a profile's destination regions
+	quotas      *quotaBook
+	stats       stats
+	calls       []Call
 }
 
 // Option configures a Sandbox.

@@ -291,7 +291,9 @@ const (
 )
 
 // TargetRoleARN is the BedrockAccessRole of a sandbox account.
-func TargetRoleARN(account string) string { return "arn:aws:iam::" + account + ":role/" + TargetRoleName }
+func TargetRoleARN(account string) string {
+	return "arn:aws:iam::" + account + ":role/" + TargetRoleName
+}
 
 // DefaultScenario is the seed setup plus one more Bedrock account to pool with.
 func DefaultScenario() *Scenario {

@@ -59,7 +59,7 @@ func (s *Sandbox) quotasFor(acct, region string) []serviceQuota {
 		name := QuotaName(scope, metric, m)
 		code := quotaCode(name)
 		out = append(out, serviceQuota{ServiceCode: "bedrock", ServiceName: "Amazon Bedrock",
-			QuotaArn: "arn:" + catalog.PartitionOf(region) + ":servicequotas:" + region + ":" + acct + ":bedrock/" + code,
+			QuotaArn:  "arn:" + catalog.PartitionOf(region) + ":servicequotas:" + region + ":" + acct + ":bedrock/" + code,
 			QuotaCode: code, QuotaName: name, Value: float64(v), Unit: "None", Adjustable: true, QuotaAppliedAtLevel: "ACCOUNT"})
 	}
 	for _, m := range s.catalog.Models {

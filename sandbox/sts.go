@@ -105,6 +105,7 @@ var (
 	externalIDRe     = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
 	sourceIdentityRe = regexp.MustCompile(`^[\w+=,.@-]*$`)
 	tagKeyRe         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	tagValueRe       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 // validationErrors collects STS model constraint failures and words them as STS does:
@@ -113,6 +114,16 @@ type validationErrors []string
 
 func (v *validationErrors) add(value, member, constraint string) {
 	*v = append(*v, "Value '"+value+"' at '"+member+"' failed to satisfy constraint: "+constraint)
+}
+
+// length checks a string member's length constraint; STS names only the bound that was crossed.
+func (v *validationErrors) length(value, member string, lo, hi int) {
+	switch n := len(value); {
+	case n < lo:
+		v.add(value, member, "Member must have length greater than or equal to "+strconv.Itoa(lo))
+	case n > hi:
+		v.add(value, member, "Member must have length less than or equal to "+strconv.Itoa(hi))
+	}
 }
 
 func (v validationErrors) err() *awsError {
@@ -131,15 +142,13 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 	var v validationErrors
 	if !f.Has("RoleArn") {
 		v.add("null", "roleArn", "Member must not be null")
-	} else if n := len(roleARN); n < 20 || n > 2048 {
-		v.add(roleARN, "roleArn", "Member must have length greater than or equal to 20")
+	} else {
+		v.length(roleARN, "roleArn", 20, 2048)
 	}
 	if !f.Has("RoleSessionName") {
 		v.add("null", "roleSessionName", "Member must not be null")
 	} else {
-		if n := len(session); n < 2 || n > 64 {
-			v.add(session, "roleSessionName", "Member must have length less than or equal to 64 and greater than or equal to 2")
-		}
+		v.length(session, "roleSessionName", 2, 64)
 		if !sessionNameRe.MatchString(session) {
 			v.add(session, "roleSessionName", `Member must satisfy regular expression pattern: [\w+=,.@-]*`)
 		}
@@ -159,18 +168,14 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 	}
 	externalID := f.Get("ExternalId")
 	if f.Has("ExternalId") {
-		if n := len(externalID); n < 2 || n > 1224 {
-			v.add(externalID, "externalId", "Member must have length less than or equal to 1224 and greater than or equal to 2")
-		}
+		v.length(externalID, "externalId", 2, 1224)
 		if !externalIDRe.MatchString(externalID) {
 			v.add(externalID, "externalId", `Member must satisfy regular expression pattern: [\w+=,.@:\/-]*`)
 		}
 	}
 	sourceIdentity := f.Get("SourceIdentity")
 	if f.Has("SourceIdentity") {
-		if n := len(sourceIdentity); n < 2 || n > 64 {
-			v.add(sourceIdentity, "sourceIdentity", "Member must have length less than or equal to 64 and greater than or equal to 2")
-		}
+		v.length(sourceIdentity, "sourceIdentity", 2, 64)
 		if !sourceIdentityRe.MatchString(sourceIdentity) {
 			v.add(sourceIdentity, "sourceIdentity", `Member must satisfy regular expression pattern: [\w+=,.@-]*`)
 		}
@@ -182,11 +187,13 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 			break
 		}
 		val := f.Get("Tags.member." + strconv.Itoa(i) + ".Value")
-		if len(k) < 1 || len(k) > 128 || !tagKeyRe.MatchString(k) {
-			v.add(k, "tags."+strconv.Itoa(i)+".member.key", "Member must have length less than or equal to 128")
+		v.length(k, "tags."+strconv.Itoa(i)+".member.key", 1, 128)
+		if k != "" && !tagKeyRe.MatchString(k) {
+			v.add(k, "tags."+strconv.Itoa(i)+".member.key", `Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
 		}
-		if len(val) > 256 {
-			v.add(val, "tags."+strconv.Itoa(i)+".member.value", "Member must have length less than or equal to 256")
+		v.length(val, "tags."+strconv.Itoa(i)+".member.value", 0, 256)
+		if !tagValueRe.MatchString(val) {
+			v.add(val, "tags."+strconv.Itoa(i)+".member.value", `Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*`)
 		}
 		tags[k] = val
 		if i > 50 {
@@ -258,8 +265,19 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 	if callerAcct != nil {
 		scps = callerAcct.SCPs
 	}
-	if d := s.authorizeAssumeRole(caller, r, scps, ctx); !d {
-		return nil, deny
+	// Passing session tags or a source identity needs its own permission, from the trust policy and (across
+	// accounts) the caller's identity policy, as on AWS: the seed's trust policy allows neither.
+	actions := []string{"sts:AssumeRole"}
+	if len(tags) > 0 {
+		actions = append(actions, "sts:TagSession")
+	}
+	if sourceIdentity != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	for _, action := range actions {
+		if !s.authorizeAssumeRole(caller, action, r, scps, ctx) {
+			return nil, newError(403, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s", caller.ARN, action, roleARN)
+		}
 	}
 
 	if lifetime > 0 {
