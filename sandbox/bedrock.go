@@ -242,6 +242,9 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		conv, perr = parseInvokeBody(res.Model, c.Body)
 	case "Converse", "ConverseStream":
 		conv, perr = parseConverseBody(c.Body)
+		if perr == nil {
+			perr = conv.checkMaxTokens(res.Model)
+		}
 	case "CountTokens":
 		conv, perr = parseCountTokensBody(res.Model, c.Body)
 	}
