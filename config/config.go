@@ -1,0 +1,402 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/bedrock-relay/bedrock-relay/catalog"
+)
+
+// Config is the whole relay configuration.
+type Config struct {
+	Server  Server            `yaml:"server"`
+	Auth    Auth              `yaml:"auth"`
+	Source  Source            `yaml:"source"`
+	Routing Routing           `yaml:"routing"`
+	Aliases map[string]string `yaml:"aliases"` // alias → foundation-model id
+	Targets []Target          `yaml:"targets"`
+}
+
+// Server is where the relay listens.
+type Server struct {
+	Addr        string `yaml:"addr"`
+	AdminAddr   string `yaml:"admin_addr"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// AccessLog writes one JSON line per request (never prompts or keys) to stderr.
+	AccessLog bool `yaml:"access_log"`
+}
+
+// Auth is how callers authenticate.
+type Auth struct {
+	// Mode is "keys" (API keys sent as Bedrock bearer tokens or OpenAI keys) or "none" (loopback only).
+	Mode string `yaml:"mode"`
+	Keys []Key  `yaml:"keys"`
+}
+
+// Key is one caller API key, stored as the SHA-256 of the key (hex), never the key itself.
+type Key struct {
+	Name   string `yaml:"name"`
+	SHA256 string `yaml:"sha256"`
+	// Models the key may call: foundation-model ids, aliases, or "*".
+	Models []string `yaml:"models"`
+}
+
+// Source is where the relay's own credentials and AWS endpoints come from.
+type Source struct {
+	// Region for STS calls; default AWS_REGION, then the first target's region.
+	Region string `yaml:"region"`
+	// Endpoint overrides every AWS endpoint (STS, Bedrock Runtime, Service Quotas): the sandbox, say.
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Routing tunes failover.
+type Routing struct {
+	// WaitForCapacity is how long a request may wait for a target to free up when every one is exhausted,
+	// before it is answered 429. Zero answers at once.
+	WaitForCapacity Duration `yaml:"wait_for_capacity"`
+	// RequestTimeout bounds one request across all its attempts.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// LogPrompts logs prompts and responses (off by default).
+	LogPrompts bool `yaml:"log_prompts"`
+}
+
+// Target is one account role × region and the models it serves.
+type Target struct {
+	Name       string `yaml:"name"`
+	RoleARN    string `yaml:"role_arn"`
+	ExternalID string `yaml:"external_id"`
+	Region     string `yaml:"region"`
+	// SessionName for AssumeRole; default "bedrock-relay".
+	SessionName string `yaml:"session_name"`
+	// SessionDuration for AssumeRole; default 1h.
+	SessionDuration Duration `yaml:"session_duration"`
+	// Models are the ids this target calls: system profile ids (jp.…), foundation-model ids, or
+	// application-profile ARNs written "ARN=foundation-model-id". Each serves its foundation model.
+	Models   []string `yaml:"models"`
+	Weight   int      `yaml:"weight"`
+	Priority int      `yaml:"priority"`
+	Budgets  Budgets  `yaml:"budgets"`
+}
+
+// Budgets are a target's client-side limits per model; each is a number, 0 for none, or "auto" to read the
+// account's quota from Service Quotas.
+type Budgets struct {
+	RequestsPerMinute Limit `yaml:"requests_per_minute"`
+	TokensPerMinute   Limit `yaml:"tokens_per_minute"`
+	TokensPerDay      Limit `yaml:"tokens_per_day"`
+}
+
+// Limit is a budget value: a number, or Auto.
+type Limit struct {
+	N    int
+	Auto bool
+}
+
+// UnmarshalYAML accepts a non-negative integer or "auto".
+func (l *Limit) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "auto" {
+		*l = Limit{Auto: true}
+		return nil
+	}
+	v, err := strconv.Atoi(strings.ReplaceAll(n.Value, "_", ""))
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: budget %q: want a whole number >= 0 or auto", n.Line, n.Value)
+	}
+	*l = Limit{N: v}
+	return nil
+}
+
+// MarshalYAML writes a number or "auto".
+func (l Limit) MarshalYAML() (any, error) {
+	if l.Auto {
+		return "auto", nil
+	}
+	return l.N, nil
+}
+
+// Duration is a time.Duration written as "90s", "5m".
+type Duration time.Duration
+
+// UnmarshalYAML parses Go duration syntax.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes Go duration syntax.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Default is the configuration before any file: loopback addresses, keys required.
+func Default() Config {
+	return Config{
+		Server:  Server{Addr: "127.0.0.1:8080", AdminAddr: "127.0.0.1:9090"},
+		Auth:    Auth{Mode: "keys"},
+		Routing: Routing{RequestTimeout: Duration(5 * time.Minute)},
+	}
+}
+
+// Load reads a config: defaults, then the file (if path is not empty), then environment overrides.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := Parse(data, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	cfg.applyEnv(getenv)
+	cfg.FillDefaults()
+	return &cfg, nil
+}
+
+// Parse decodes YAML onto cfg, refusing unknown fields (a typo must not silently do nothing).
+func Parse(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, errEOF) {
+		return fmt.Errorf("parse config: %w", err)
+	}
+	return nil
+}
+
+var errEOF = errors.New("EOF")
+
+// applyEnv applies BEDROCK_RELAY_* overrides.
+func (c *Config) applyEnv(getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	if v := getenv("BEDROCK_RELAY_ADDR"); v != "" {
+		c.Server.Addr = v
+	}
+	if v := getenv("BEDROCK_RELAY_ADMIN_ADDR"); v != "" {
+		c.Server.AdminAddr = v
+	}
+	if v := getenv("BEDROCK_RELAY_AUTH"); v != "" {
+		c.Auth.Mode = v
+	}
+	if v := getenv("BEDROCK_RELAY_ENDPOINT"); v != "" {
+		c.Source.Endpoint = v
+	}
+	if c.Source.Region == "" {
+		c.Source.Region = getenv("AWS_REGION")
+	}
+}
+
+// FillDefaults fills what a config may leave out (session names and durations, weights, target names).
+func (c *Config) FillDefaults() {
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		if t.SessionName == "" {
+			t.SessionName = "bedrock-relay"
+		}
+		if t.SessionDuration == 0 {
+			t.SessionDuration = Duration(time.Hour)
+		}
+		if t.Weight == 0 {
+			t.Weight = 1
+		}
+		if t.Name == "" {
+			if acct, err := AccountOf(t.RoleARN); err == nil {
+				t.Name = acct + "-" + t.Region
+			}
+		}
+	}
+	if c.Source.Region == "" && len(c.Targets) > 0 {
+		c.Source.Region = c.Targets[0].Region
+	}
+	if c.Routing.RequestTimeout == 0 {
+		c.Routing.RequestTimeout = Duration(5 * time.Minute)
+	}
+}
+
+var (
+	roleARNRe     = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$`)
+	regionRe      = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
+	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	sha256Re      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// AccountOf returns the account id in a role ARN.
+func AccountOf(roleARN string) (string, error) {
+	m := roleARNRe.FindStringSubmatch(roleARN)
+	if m == nil {
+		return "", fmt.Errorf("%q is not a role ARN like arn:aws:iam::222222222222:role/BedrockAccessRole", roleARN)
+	}
+	return m[2], nil
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []string
+	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		add("server.addr %q: want host:port, e.g. 127.0.0.1:8080", c.Server.Addr)
+	}
+	if c.Server.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.AdminAddr); err != nil {
+			add("server.admin_addr %q: want host:port, e.g. 127.0.0.1:9090 (or empty for none)", c.Server.AdminAddr)
+		}
+	}
+	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
+		add("server.tls_cert_file and server.tls_key_file go together")
+	}
+	switch c.Auth.Mode {
+	case "keys":
+		if len(c.Auth.Keys) == 0 {
+			add("auth.keys: mode keys needs at least one key (make one with `bedrock-relay keys new NAME`), or set auth.mode: none for loopback use")
+		}
+	case "none":
+		if !IsLoopback(c.Server.Addr) {
+			add("auth.mode none: only allowed when server.addr is a loopback address (got %q); configure auth.keys", c.Server.Addr)
+		}
+	default:
+		add("auth.mode %q: want keys or none", c.Auth.Mode)
+	}
+	names := map[string]bool{}
+	for i, k := range c.Auth.Keys {
+		if k.Name == "" {
+			add("auth.keys[%d].name: required", i)
+		}
+		if names["key:"+k.Name] {
+			add("auth.keys[%d].name %q: duplicate", i, k.Name)
+		}
+		names["key:"+k.Name] = true
+		if !sha256Re.MatchString(k.SHA256) {
+			add("auth.keys[%d].sha256: want the 64 lower-case hex digits of the key's SHA-256 (`bedrock-relay keys new` prints it)", i)
+		}
+		if len(k.Models) == 0 {
+			add("auth.keys[%d].models: list the models the key may call, or \"*\"", i)
+		}
+	}
+	for alias, id := range c.Aliases {
+		if _, ok := catalog.Default().Model(id); !ok {
+			add("aliases.%s: %q is not a foundation-model id in the catalogue (e.g. anthropic.claude-sonnet-4-5-20250929-v1:0)", alias, id)
+		}
+	}
+	if len(c.Targets) == 0 {
+		add("targets: at least one target is required")
+	}
+	for i, t := range c.Targets {
+		at := fmt.Sprintf("targets[%d]", i)
+		if t.Name != "" {
+			at = fmt.Sprintf("targets[%d] (%s)", i, t.Name)
+			if names["target:"+t.Name] {
+				add("%s.name: duplicate", at)
+			}
+			names["target:"+t.Name] = true
+		}
+		if _, err := AccountOf(t.RoleARN); err != nil {
+			add("%s.role_arn: %v", at, err)
+		}
+		if !regionRe.MatchString(t.Region) {
+			add("%s.region %q: want a region like ap-northeast-1", at, t.Region)
+		}
+		if !sessionNameRe.MatchString(t.SessionName) {
+			add("%s.session_name %q: 2-64 characters of [A-Za-z0-9+=,.@_-]", at, t.SessionName)
+		}
+		if t.ExternalID != "" && (len(t.ExternalID) < 2 || len(t.ExternalID) > 1224 || !externalIDRe.MatchString(t.ExternalID)) {
+			add("%s.external_id: 2-1224 characters of [A-Za-z0-9+=,.@:/_-]", at)
+		}
+		if d := time.Duration(t.SessionDuration); d < 15*time.Minute || d > 12*time.Hour {
+			add("%s.session_duration %s: between 15m and 12h (and at most the role's maximum)", at, d)
+		}
+		if t.Weight < 0 {
+			add("%s.weight: >= 0", at)
+		}
+		if len(t.Models) == 0 {
+			add("%s.models: list the model or profile ids this target calls, e.g. jp.anthropic.claude-sonnet-4-5-20250929-v1:0", at)
+		}
+		for j, m := range t.Models {
+			if _, err := ServedModel(m, t.Region); err != nil {
+				add("%s.models[%d]: %v", at, j, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid relay config:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// ServedModel returns the foundation-model id a target's model entry serves, checking that the entry makes
+// sense in the target's region.
+func ServedModel(entry, region string) (string, error) {
+	if arn, fm, ok := strings.Cut(entry, "="); ok {
+		if !strings.Contains(arn, ":application-inference-profile/") {
+			return "", fmt.Errorf("%q: only application inference profile ARNs take =MODEL", entry)
+		}
+		if _, found := catalog.Default().Model(fm); !found {
+			return "", fmt.Errorf("%q: %s is not a foundation-model id in the catalogue", entry, fm)
+		}
+		return fm, nil
+	}
+	ref, err := catalog.ParseRef(entry)
+	if err != nil {
+		return "", err
+	}
+	cat := catalog.Default()
+	switch ref.Kind {
+	case catalog.KindSystemProfile:
+		p, err := cat.Profile(ref.ID)
+		if err != nil {
+			return "", err
+		}
+		ok := false
+		for _, r := range p.Geography.SourceRegions {
+			ok = ok || r == region
+		}
+		if !ok {
+			return "", fmt.Errorf("%s cannot be called from %s (its source regions: %s)", ref.ID, region, strings.Join(p.Geography.SourceRegions, ", "))
+		}
+		return p.Model.ID, nil
+	case catalog.KindFoundationModel:
+		m, ok := cat.Model(ref.ID)
+		if !ok {
+			return "", fmt.Errorf("%s is not a model in the catalogue", ref.ID)
+		}
+		return m.ID, nil
+	case catalog.KindApplicationProfile:
+		return "", fmt.Errorf("%q: write application inference profiles as ARN=FOUNDATION_MODEL_ID so the relay knows what they serve", entry)
+	}
+	return "", fmt.Errorf("%q: provisioned throughput is not supported", entry)
+}
+
+// IsLoopback reports whether a host:port listens on loopback only.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// HashKey is the stored form of an API key.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}

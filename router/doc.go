@@ -1,0 +1,10 @@
+// Package router pools Bedrock targets (an assumed role in one account × a region × the models it serves)
+// behind one entry point. For each request it picks the eligible target with the most headroom under its
+// client-side budgets, forwards the caller's bytes through package upstream, and fails over to the next
+// target within the request's deadline on throttling and transient faults — never on the caller's own
+// mistakes (ValidationException). Targets that throttle cool down until their window frees; targets with a
+// setup problem (AccessDenied, model not enabled) are taken out for long and reported as such.
+//
+// Streams may fail over until their first event has been passed on; after that a failure reaches the caller
+// as an exception event, never as a silently truncated stream.
+package router

@@ -1,0 +1,61 @@
+package router
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the router's Prometheus collectors. A nil *Metrics records nothing.
+type Metrics struct {
+	upstreamErrors *prometheus.CounterVec
+	failovers      *prometheus.CounterVec
+	cooldowns      *prometheus.CounterVec
+	exhaustions    *prometheus.CounterVec
+	tokens         *prometheus.CounterVec
+	servedTotal    *prometheus.CounterVec
+}
+
+// NewMetrics registers the router's collectors on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_upstream_errors_total", Help: "Failed upstream attempts by target, model and AWS error code."}, []string{"target", "model", "code"}),
+		failovers:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_failovers_total", Help: "Requests served after failing over from at least one target."}, []string{"model"}),
+		cooldowns:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_cooldowns_total", Help: "Targets cooled down, by cause (throttled, daily, fault, setup)."}, []string{"target", "model", "cause"}),
+		exhaustions:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_pool_exhausted_total", Help: "Requests refused because every target was at its limit."}, []string{"model"}),
+		tokens:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_tokens_total", Help: "Tokens served, by target, model and direction."}, []string{"target", "model", "direction"}),
+		servedTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_upstream_served_total", Help: "Requests a target answered."}, []string{"target", "model"}),
+	}
+	reg.MustRegister(m.upstreamErrors, m.failovers, m.cooldowns, m.exhaustions, m.tokens, m.servedTotal)
+	return m
+}
+
+func (m *Metrics) upstreamError(target, model, code string) {
+	if m != nil {
+		m.upstreamErrors.WithLabelValues(target, model, code).Inc()
+	}
+}
+
+func (m *Metrics) failover(model string, n int) {
+	if m != nil {
+		m.failovers.WithLabelValues(model).Inc()
+	}
+}
+
+func (m *Metrics) cooldown(target, model, cause string) {
+	if m != nil {
+		m.cooldowns.WithLabelValues(target, model, cause).Inc()
+	}
+}
+
+func (m *Metrics) exhausted(model string) {
+	if m != nil {
+		m.exhaustions.WithLabelValues(model).Inc()
+	}
+}
+
+func (m *Metrics) served(target, model string, u Usage) {
+	if m != nil {
+		m.servedTotal.WithLabelValues(target, model).Inc()
+		m.tokens.WithLabelValues(target, model, "input").Add(float64(u.InputTokens))
+		m.tokens.WithLabelValues(target, model, "output").Add(float64(u.OutputTokens))
+	}
+}

@@ -1,0 +1,559 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bedrock-relay/bedrock-relay/catalog"
+	"github.com/bedrock-relay/bedrock-relay/ratelimit"
+	"github.com/bedrock-relay/bedrock-relay/upstream"
+)
+
+// Target is one place requests can go.
+type Target struct {
+	Name     string
+	Account  string
+	Region   string
+	Priority int // lower is preferred; targets of a higher priority are used only when all lower ones are out
+	Weight   int // relative share among targets of the same priority (default 1)
+	// Models maps a foundation-model id to the id this target calls for it (a jp./us./global. profile id,
+	// the foundation-model id itself, or an application-profile ARN).
+	Models map[string]string
+	// Budgets per model (by foundation-model id); a model missing here has no client-side limit.
+	Budgets map[string]ratelimit.Budget
+	Client  *upstream.Client
+}
+
+// Sender is what the router needs of an upstream client (an *upstream.Client; tests may substitute).
+type Sender interface {
+	Do(ctx context.Context, r *upstream.Request) (*http.Response, error)
+}
+
+// Router chooses targets. It is safe for concurrent use.
+type Router struct {
+	targets []*Target
+	byModel map[string][]*Target
+	aliases map[string]string
+	limits  *ratelimit.Table
+	cat     *catalog.Catalog
+	opts    Options
+	senders map[*Target]Sender
+	mu      sync.Mutex
+	rr      uint64
+}
+
+// Options tune a Router.
+type Options struct {
+	// WaitForCapacity is how long a request may wait for a target when all are exhausted.
+	WaitForCapacity time.Duration
+	// Aliases map caller-facing names to foundation-model ids.
+	Aliases map[string]string
+	Clock   func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Limits is the budget table; nil makes one.
+	Limits *ratelimit.Table
+}
+
+// New builds a router over targets.
+func New(targets []*Target, o Options) (*Router, error) {
+	if len(targets) == 0 {
+		return nil, errors.New("router: no targets")
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Limits == nil {
+		o.Limits = ratelimit.New(ratelimit.WithClock(o.Clock))
+	}
+	r := &Router{targets: targets, byModel: map[string][]*Target{}, aliases: map[string]string{}, limits: o.Limits,
+		cat: catalog.Default(), opts: o, senders: map[*Target]Sender{}}
+	for k, v := range o.Aliases {
+		r.aliases[k] = v
+	}
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if seen[t.Name] {
+			return nil, fmt.Errorf("router: two targets named %q", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Weight <= 0 {
+			t.Weight = 1
+		}
+		if t.Client != nil {
+			r.senders[t] = t.Client
+		}
+		for fm := range t.Models {
+			r.byModel[fm] = append(r.byModel[fm], t)
+			if b, ok := t.Budgets[fm]; ok {
+				if err := r.limits.SetBudget(ratelimit.Key{Target: t.Name, Model: fm}, b); err != nil {
+					return nil, fmt.Errorf("router: target %s: %w", t.Name, err)
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+// SetSender replaces the upstream of a target (tests, benchmarks).
+func (r *Router) SetSender(t *Target, s Sender) { r.senders[t] = s }
+
+// Targets lists the targets.
+func (r *Router) Targets() []*Target { return r.targets }
+
+// Limits is the router's budget table (for metrics and admin views).
+func (r *Router) Limits() *ratelimit.Table { return r.limits }
+
+// Models lists the foundation-model ids served and the aliases, sorted.
+func (r *Router) Models() (models []string, aliases map[string]string) {
+	for m := range r.byModel {
+		models = append(models, m)
+	}
+	sort.Strings(models)
+	return models, r.aliases
+}
+
+// Resolve maps what a caller asked for (alias, foundation-model id, any geography's profile id, or a
+// foundation-model ARN) to the foundation-model id targets serve.
+func (r *Router) Resolve(model string) (string, error) {
+	if fm, ok := r.aliases[model]; ok {
+		return fm, nil
+	}
+	ref, err := catalog.ParseRef(model)
+	if err != nil {
+		return "", &CallerError{Code: "ValidationException", Message: err.Error()}
+	}
+	id := ref.ID
+	if ref.Kind == catalog.KindSystemProfile {
+		if _, fm, ok := catalog.SplitProfileID(id); ok {
+			id = fm
+		}
+	}
+	if _, ok := r.byModel[id]; ok {
+		return id, nil
+	}
+	if ref.Kind == catalog.KindApplicationProfile {
+		for fm, ts := range r.byModel {
+			for _, t := range ts {
+				if strings.HasSuffix(t.Models[fm], "/"+ref.ID) {
+					return fm, nil
+				}
+			}
+		}
+	}
+	return "", &CallerError{Code: "ValidationException", Message: fmt.Sprintf("The relay serves no model %q. Served: %s.", model, strings.Join(r.servedList(), ", "))}
+}
+
+func (r *Router) servedList() []string {
+	m, a := r.Models()
+	for k := range a {
+		m = append(m, k)
+	}
+	sort.Strings(m)
+	return m
+}
+
+// Request is one call to route.
+type Request struct {
+	Op     string // upstream.OpInvoke, ...
+	Model  string // as the caller named it
+	Body   []byte
+	Header http.Header
+	// MaxTokens and InputTokens size the budget reservation; 0 estimates them from the body.
+	MaxTokens, InputTokens int
+}
+
+// Attempt records one try, for logs and headers.
+type Attempt struct {
+	Target string
+	Code   string // "" on success
+	Err    error
+}
+
+// Result is a successful answer.
+type Result struct {
+	Target   *Target
+	Model    string // foundation-model id
+	Called   string // id sent to the target
+	Response *http.Response
+	// Body is the whole body for non-stream operations (Response.Body is then closed).
+	Body []byte
+	// Stream is set for stream operations; it must be closed.
+	Stream   *Stream
+	Attempts []Attempt
+	Usage    Usage
+}
+
+// Usage is what a request consumed.
+type Usage struct {
+	InputTokens, OutputTokens int
+}
+
+// CallerError is a request the relay refuses without trying a target (unknown model, bad body).
+type CallerError struct {
+	Code, Message string
+}
+
+func (e *CallerError) Error() string { return e.Code + ": " + e.Message }
+
+// ExhaustedError says no target could take the request now.
+type ExhaustedError struct {
+	Model      string
+	RetryAfter time.Duration
+	Attempts   []Attempt
+	// Setup is set when every target is out for a setup problem (AccessDenied, model not enabled): waiting
+	// will not help.
+	Setup bool
+	none      bool // no untried target was left to ask
+	faultOnly bool // every untried target is backing off after transient faults
+}
+
+func (e *ExhaustedError) Error() string {
+	if e.Setup {
+		return fmt.Sprintf("every target for %s is out with a setup problem (%s); run `bedrock-relay check`", e.Model, summarize(e.Attempts))
+	}
+	return fmt.Sprintf("Too many requests, please wait before trying again. Every target for %s is at its limit; retry after %s.", e.Model, e.RetryAfter.Round(time.Second))
+}
+
+func summarize(as []Attempt) string {
+	var parts []string
+	for _, a := range as {
+		if a.Code != "" {
+			parts = append(parts, a.Target+": "+a.Code)
+		}
+	}
+	if len(parts) == 0 {
+		return "no attempts"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FinalError is the last upstream failure after failover had nowhere left to go, or a caller error from
+// upstream (ValidationException) that must not be retried. It carries the upstream error to pass on.
+type FinalError struct {
+	Err      *upstream.Error // nil for connection errors
+	Cause    error
+	Attempts []Attempt
+}
+
+func (e *FinalError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Cause.Error()
+}
+
+func (e *FinalError) Unwrap() error { return e.Cause }
+
+// class is how an upstream failure is handled.
+type class int
+
+const (
+	classCaller   class = iota // the caller's mistake: answer it, no failover
+	classThrottle              // per-minute throttle: cool the target for this model, fail over
+	classDaily                 // tokens per day: cool for long, fail over
+	classFault                 // transient: short backoff, fail over
+	classSetup                 // AccessDenied, model not enabled, bad credentials: out for long, fail over
+	classExpired               // handled inside upstream; if it still surfaces, treat as setup
+)
+
+func classify(err error) (class, string) {
+	var ue *upstream.Error
+	if errors.As(err, &ue) {
+		switch ue.Code {
+		case "ThrottlingException":
+			if strings.Contains(ue.Message, "per day") {
+				return classDaily, ue.Code
+			}
+			return classThrottle, ue.Code
+		case "ServiceUnavailableException", "InternalServerException", "ModelNotReadyException", "ModelTimeoutException",
+			"ModelErrorException", "ModelStreamErrorException":
+			return classFault, ue.Code
+		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
+			"ResourceNotFoundException":
+			return classSetup, ue.Code
+		case "ServiceQuotaExceededException":
+			return classThrottle, ue.Code
+		}
+		if ue.Status >= 500 {
+			return classFault, ue.Code
+		}
+		return classCaller, ue.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return classCaller, "Canceled"
+	}
+	var ce *credentialError
+	if errors.As(err, &ce) {
+		return classSetup, "CredentialsUnavailable"
+	}
+	// Connection refused, reset, timeouts: transient.
+	return classFault, "ConnectionError"
+}
+
+type credentialError struct{ err error }
+
+func (e *credentialError) Error() string { return e.err.Error() }
+func (e *credentialError) Unwrap() error { return e.err }
+
+// Do routes req: it tries targets until one answers, the deadline passes, or failover has nowhere to go.
+func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
+	fm, err := r.Resolve(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	if req.MaxTokens == 0 {
+		req.MaxTokens = ScanMaxTokens(req.Body)
+	}
+	if req.InputTokens == 0 {
+		req.InputTokens = EstimateInputTokens(req.Body)
+	}
+	burndown := 1
+	if m, ok := r.cat.Model(fm); ok {
+		burndown = m.OutputBurndown
+	}
+	stream := req.Op == upstream.OpInvokeStream || req.Op == upstream.OpConverseStream
+	var attempts []Attempt
+	tried := map[*Target]bool{}
+	start := r.opts.Clock()
+	for {
+		t, resv, exhausted := r.pick(fm, req, burndown, tried)
+		if t == nil {
+			last := lastFinal(attempts)
+			if last != nil && (exhausted.none || exhausted.faultOnly) {
+				if cls, _ := classify(last.Err); cls == classFault {
+					// Every target was tried and the last one failed: pass its answer on.
+					return nil, &FinalError{Err: asUpstream(last.Err), Cause: last.Err, Attempts: attempts}
+				}
+			}
+			setup := exhausted.Setup
+			for _, a := range attempts {
+				if cls, _ := classify(a.Err); cls != classSetup {
+					setup = false
+				}
+			}
+			exhausted.Setup = setup && (len(attempts) > 0 || !exhausted.none)
+			exhausted.Attempts = attempts
+			exhausted.RetryAfter = r.earliestFree(fm)
+			if wait := exhausted.RetryAfter; r.opts.WaitForCapacity > 0 && !exhausted.Setup && wait > 0 {
+				deadline := start.Add(r.opts.WaitForCapacity)
+				if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+					deadline = dl
+				}
+				if !r.opts.Clock().Add(wait).After(deadline) {
+					if err := sleep(ctx, wait); err != nil {
+						return nil, err
+					}
+					tried = map[*Target]bool{} // capacity may be back anywhere
+					continue
+				}
+			}
+			r.opts.Metrics.exhausted(fm)
+			return nil, exhausted
+		}
+		tried[t] = true
+		called := t.Models[fm]
+		res, err := r.try(ctx, t, called, req, stream)
+		if err == nil {
+			res.Model, res.Called, res.Attempts = fm, called, append(attempts, Attempt{Target: t.Name})
+			r.finish(t, fm, resv, res, stream)
+			if len(attempts) > 0 {
+				r.opts.Metrics.failover(fm, len(attempts))
+			}
+			return res, nil
+		}
+		resv.Cancel()
+		cls, code := classify(err)
+		attempts = append(attempts, Attempt{Target: t.Name, Code: code, Err: err})
+		r.opts.Metrics.upstreamError(t.Name, fm, code)
+		key := ratelimit.Key{Target: t.Name, Model: fm}
+		switch cls {
+		case classCaller:
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &FinalError{Err: asUpstream(err), Cause: err, Attempts: attempts}
+		case classThrottle:
+			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseThrottled)
+			r.opts.Metrics.cooldown(t.Name, fm, "throttled")
+		case classDaily:
+			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseDaily)
+			r.opts.Metrics.cooldown(t.Name, fm, "daily")
+		case classFault:
+			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseFault)
+			r.opts.Metrics.cooldown(t.Name, fm, "fault")
+		case classSetup, classExpired:
+			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseSetup)
+			r.opts.Metrics.cooldown(t.Name, fm, "setup")
+			r.opts.Logger.Warn("target taken out: setup problem", "target", t.Name, "model", fm, "code", code, "error", err.Error())
+		}
+		if ctx.Err() != nil {
+			return nil, &FinalError{Err: asUpstream(err), Cause: err, Attempts: attempts}
+		}
+	}
+}
+
+// earliestFree is when the first target for fm can take a request again, at least one second so that a
+// Retry-After header is meaningful.
+func (r *Router) earliestFree(fm string) time.Duration {
+	keys := make([]ratelimit.Key, 0, len(r.byModel[fm]))
+	for _, t := range r.byModel[fm] {
+		keys = append(keys, ratelimit.Key{Target: t.Name, Model: fm})
+	}
+	d := r.limits.EarliestFree(keys...)
+	if d < time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+func lastFinal(as []Attempt) *Attempt {
+	for i := len(as) - 1; i >= 0; i-- {
+		if as[i].Err != nil {
+			return &as[i]
+		}
+	}
+	return nil
+}
+
+func asUpstream(err error) *upstream.Error {
+	var ue *upstream.Error
+	if errors.As(err, &ue) {
+		return ue
+	}
+	return nil
+}
+
+// pick chooses the untried eligible target with the most headroom among the best priority and reserves its
+// budget. When none can take the request it says when the first frees up.
+func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Target]bool) (*Target, ratelimit.Reservation, *ExhaustedError) {
+	cands := r.byModel[fm]
+	type scored struct {
+		t     *Target
+		score float64
+	}
+	list := make([]scored, 0, len(cands))
+	for _, t := range cands {
+		if tried[t] || r.senders[t] == nil {
+			continue
+		}
+		h := r.limits.Headroom(ratelimit.Key{Target: t.Name, Model: fm})
+		list = append(list, scored{t, h * float64(t.Weight)})
+	}
+	r.mu.Lock()
+	r.rr++
+	rot := r.rr
+	r.mu.Unlock()
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].t.Priority != list[j].t.Priority {
+			return list[i].t.Priority < list[j].t.Priority
+		}
+		if math.Abs(list[i].score-list[j].score) > 1e-9 {
+			return list[i].score > list[j].score
+		}
+		// Equal headroom: rotate so ties spread.
+		return (uint64(indexOf(cands, list[i].t))+rot)%uint64(len(cands)) < (uint64(indexOf(cands, list[j].t))+rot)%uint64(len(cands))
+	})
+	ex := &ExhaustedError{Model: fm, Setup: true, none: len(list) == 0, faultOnly: len(list) > 0}
+	var earliest time.Duration = -1
+	for _, c := range list {
+		key := ratelimit.Key{Target: c.t.Name, Model: fm}
+		resv, err := r.limits.Reserve(key, req.InputTokens, req.MaxTokens, burndown)
+		if err == nil {
+			return c.t, resv, nil
+		}
+		var le *ratelimit.LimitError
+		if errors.As(err, &le) {
+			if le.Cause != ratelimit.CauseSetup {
+				ex.Setup = false
+			}
+			if le.Cause != ratelimit.CauseFault {
+				ex.faultOnly = false
+			}
+			if earliest < 0 || le.RetryAfter < earliest {
+				earliest = le.RetryAfter
+			}
+		}
+	}
+	if earliest < 0 {
+		earliest = 0
+	}
+	ex.RetryAfter = earliest
+	return nil, ratelimit.Reservation{}, ex
+}
+
+func indexOf(ts []*Target, t *Target) int {
+	for i, x := range ts {
+		if x == t {
+			return i
+		}
+	}
+	return 0
+}
+
+func (r *Router) try(ctx context.Context, t *Target, called string, req *Request, stream bool) (*Result, error) {
+	resp, err := r.senders[t].Do(ctx, &upstream.Request{Op: req.Op, ModelID: called, Body: req.Body, Header: req.Header})
+	if err != nil {
+		var ue *upstream.Error
+		if !errors.As(err, &ue) && strings.HasPrefix(err.Error(), "credentials:") {
+			return nil, &credentialError{err}
+		}
+		return nil, err
+	}
+	res := &Result{Target: t, Response: resp}
+	if !stream {
+		body, err := readAll(resp)
+		if err != nil {
+			return nil, err
+		}
+		res.Body = body
+		res.Usage = usageFromResponse(req.Op, resp.Header, body)
+		return res, nil
+	}
+	s, err := openStream(resp, req.Op)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	res.Stream = s
+	return res, nil
+}
+
+// finish records a success: the budget is corrected when usage is known (at once, or when the stream ends).
+func (r *Router) finish(t *Target, fm string, resv ratelimit.Reservation, res *Result, stream bool) {
+	key := ratelimit.Key{Target: t.Name, Model: fm}
+	r.limits.Success(key)
+	if !stream {
+		u := res.Usage
+		resv.Commit(u.InputTokens, u.OutputTokens)
+		r.opts.Metrics.served(t.Name, fm, u)
+		return
+	}
+	res.Stream.onEnd = func(u Usage, failed bool) {
+		res.Usage = u
+		resv.Commit(u.InputTokens, u.OutputTokens)
+		r.opts.Metrics.served(t.Name, fm, u)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,236 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/router"
+	"github.com/bedrock-relay/bedrock-relay/sandbox"
+	"github.com/bedrock-relay/bedrock-relay/upstream"
+)
+
+// pool is a sandbox with three Bedrock accounts (2, 3 and 5 requests/minute) and a router over them.
+type pool struct {
+	sb *sandbox.Sandbox
+	r  *router.Router
+}
+
+var poolAccounts = []struct {
+	id  string
+	rpm int
+}{{"222222222222", 2}, {"333333333333", 3}, {"444444444444", 5}}
+
+func threeAccountScenario() *sandbox.Scenario {
+	sc := sandbox.DefaultScenario()
+	sc.Accounts["444444444444"] = sandbox.DefaultScenario().Accounts["333333333333"]
+	spec := sc.Accounts["444444444444"]
+	spec.Roles[sandbox.TargetRoleName].Policies["BedrockInvoke"] = sandbox.PolicyText(strings.ReplaceAll(
+		string(spec.Roles[sandbox.TargetRoleName].Policies["BedrockInvoke"]), "333333333333", "444444444444"))
+	caller := sc.Accounts["111111111111"].Roles["lambda-execution-role"]
+	caller.Policies["AssumeBedrockRoles"] = sandbox.PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/BedrockAccessRole"}]}`)
+	for _, a := range poolAccounts {
+		sc.Accounts[a.id].Quotas = []sandbox.QuotaSpec{{Model: sandbox.SeedProfile, RequestsPerMinute: a.rpm, TokensPerMinute: 1_000_000}}
+	}
+	return sc
+}
+
+func newPool(t *testing.T, budgets bool, mutate func(*config.Config)) *pool {
+	t.Helper()
+	sb, err := sandbox.New(threeAccountScenario())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sb)
+	t.Cleanup(ts.Close)
+	cfg := config.Default()
+	cfg.Auth.Mode = "none"
+	for _, a := range poolAccounts {
+		tc := config.Target{Name: "acct-" + a.id[:3], RoleARN: sandbox.TargetRoleARN(a.id), Region: sandbox.SeedRegion, Models: []string{sandbox.SeedProfile}}
+		if budgets {
+			tc.Budgets.RequestsPerMinute = config.Limit{N: a.rpm}
+		}
+		cfg.Targets = append(cfg.Targets, tc)
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	cfgp := &cfg
+	cfgp.FillDefaults()
+	if err := cfgp.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	base := aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(ts.URL),
+		Credentials: credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()}, RetryMaxAttempts: 1}
+	r, err := router.FromConfig(context.Background(), cfgp, base, router.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pool{sb: sb, r: r}
+}
+
+const body = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[{"role":"user","content":"hello"}]}`
+
+func (p *pool) invoke(ctx context.Context, model string) (*router.Result, error) {
+	return p.r.Do(ctx, &router.Request{Op: upstream.OpInvoke, Model: model, Body: []byte(body)})
+}
+
+func TestPooledCapacityIsAllUsable(t *testing.T) {
+	for _, budgets := range []bool{true, false} {
+		name := "client budgets"
+		if !budgets {
+			name = "no budgets: learn from throttles"
+		}
+		t.Run(name, func(t *testing.T) {
+			p := newPool(t, budgets, nil)
+			ctx := context.Background()
+			served := map[string]int{}
+			for i := 0; i < 10; i++ {
+				res, err := p.invoke(ctx, "anthropic.claude-sonnet-4-5-20250929-v1:0")
+				if err != nil {
+					t.Fatalf("call %d: %v", i+1, err)
+				}
+				served[res.Target.Account]++
+			}
+			for _, a := range poolAccounts {
+				if served[a.id] != a.rpm {
+					t.Errorf("account %s served %d, want its quota %d (all served: %v)", a.id, served[a.id], a.rpm, served)
+				}
+			}
+			_, err := p.invoke(ctx, sandbox.SeedProfile)
+			var ex *router.ExhaustedError
+			if !errors.As(err, &ex) {
+				t.Fatalf("11th call: got %v, want ExhaustedError", err)
+			}
+			if ex.RetryAfter < time.Second || ex.RetryAfter > time.Minute {
+				t.Errorf("RetryAfter = %v, want within the minute window", ex.RetryAfter)
+			}
+			if budgets {
+				if got := p.sb.Stats().Throttles; got != 0 {
+					t.Errorf("sandbox throttled %d requests; with budgets the relay should not send over quota", got)
+				}
+			}
+		})
+	}
+}
+
+func TestFailoverOn503(t *testing.T) {
+	p := newPool(t, true, nil)
+	p.sb.FailNext(sandbox.Fault{Code: "ServiceUnavailableException", Count: 2})
+	res, err := p.invoke(context.Background(), sandbox.SeedProfile)
+	if err != nil {
+		t.Fatalf("got %v, want the request served after failover", err)
+	}
+	if n := len(res.Attempts); n != 3 {
+		t.Errorf("attempts = %v, want two failed targets then a served one", res.Attempts)
+	}
+
+	// When every target fails, the last upstream answer is passed on.
+	p.sb.FailNext(sandbox.Fault{Code: "ServiceUnavailableException", Count: 3})
+	_, err = p.invoke(context.Background(), sandbox.SeedProfile)
+	var fe *router.FinalError
+	if !errors.As(err, &fe) || fe.Err == nil || fe.Err.Code != "ServiceUnavailableException" {
+		t.Fatalf("all targets failing: got %v, want the ServiceUnavailableException passed on", err)
+	}
+}
+
+func TestValidationIsNotRetried(t *testing.T) {
+	p := newPool(t, true, nil)
+	_, err := p.r.Do(context.Background(), &router.Request{Op: upstream.OpInvoke, Model: sandbox.SeedProfile, Body: []byte(`{"max_tokens":10,"messages":[]}`)})
+	var fe *router.FinalError
+	if !errors.As(err, &fe) || fe.Err == nil || fe.Err.Code != "ValidationException" {
+		t.Fatalf("got %v, want the ValidationException passed on", err)
+	}
+	if len(fe.Attempts) != 1 {
+		t.Errorf("attempts = %d, want 1 (no failover on a caller error)", len(fe.Attempts))
+	}
+}
+
+func TestStreamFailsOverBeforeFirstEvent(t *testing.T) {
+	p := newPool(t, true, nil)
+	p.sb.FailNext(sandbox.Fault{Code: "ThrottlingException", Count: 1, Operation: "InvokeModelWithResponseStream"})
+	res, err := p.r.Do(context.Background(), &router.Request{Op: upstream.OpInvokeStream, Model: sandbox.SeedProfile, Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Stream.Close()
+	frames := 0
+	for {
+		_, err := res.Stream.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames++
+	}
+	if frames < 3 || res.Stream.Err() != nil {
+		t.Errorf("frames = %d, err = %v; want a whole stream", frames, res.Stream.Err())
+	}
+	if u := res.Stream.Usage(); u.InputTokens == 0 || u.OutputTokens == 0 {
+		t.Errorf("usage = %+v, want it read from the stream", u)
+	}
+	if len(res.Attempts) != 2 {
+		t.Errorf("attempts = %v, want a failover", res.Attempts)
+	}
+}
+
+func TestMidStreamFaultBecomesExceptionFrame(t *testing.T) {
+	p := newPool(t, true, nil)
+	p.sb.FailNext(sandbox.Fault{Code: "ModelStreamErrorException", AfterEvents: 2, Drop: true, Count: 3})
+	res, err := p.r.Do(context.Background(), &router.Request{Op: upstream.OpConverseStream, Model: sandbox.SeedProfile,
+		Body: []byte(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Stream.Close()
+	var last []byte
+	for {
+		f, err := res.Stream.Next()
+		if err == io.EOF {
+			break
+		}
+		last = f
+	}
+	if !strings.Contains(string(last), "modelStreamErrorException") {
+		t.Errorf("last frame %q: want a modelStreamErrorException frame", last)
+	}
+	if res.Stream.Err() == nil {
+		t.Errorf("Err() = nil, want the upstream break")
+	}
+}
+
+func TestExpiredCredentialsAreRefreshed(t *testing.T) {
+	p := newPool(t, false, nil)
+	ctx := context.Background()
+	if _, err := p.invoke(ctx, sandbox.SeedProfile); err != nil {
+		t.Fatal(err)
+	}
+	p.sb.ExpireSessions("")
+	for i := 0; i < 3; i++ {
+		if _, err := p.invoke(ctx, sandbox.SeedProfile); err != nil {
+			t.Fatalf("after expiry, call %d: %v", i, err)
+		}
+	}
+	if got := p.sb.Stats().BedrockCalls("", "ExpiredTokenException"); got == 0 {
+		t.Errorf("the sandbox saw no expired token; the test did not test expiry")
+	}
+}
+
+func TestUnknownModelIsCallerError(t *testing.T) {
+	p := newPool(t, true, nil)
+	_, err := p.invoke(context.Background(), "amazon.nova-pro-v1:0")
+	var ce *router.CallerError
+	if !errors.As(err, &ce) || ce.Code != "ValidationException" {
+		t.Fatalf("got %v, want a ValidationException naming the served models", err)
+	}
+}

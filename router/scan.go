@@ -1,0 +1,72 @@
+package router
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/bedrock-relay/bedrock-relay/upstream"
+)
+
+// maxResponse bounds a non-stream response body held in memory.
+const maxResponse = 64 << 20
+
+func readAll(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	if resp.ContentLength > 0 && resp.ContentLength <= maxResponse {
+		buf := make([]byte, resp.ContentLength)
+		_, err := io.ReadFull(resp.Body, buf)
+		return buf, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+}
+
+var maxTokenKeys = [][]byte{[]byte(`"max_tokens"`), []byte(`"maxTokens"`), []byte(`"max_new_tokens"`), []byte(`"max_completion_tokens"`)}
+
+// ScanMaxTokens finds the output-token limit in a request body without decoding it: Anthropic's max_tokens,
+// Converse's inferenceConfig.maxTokens, Nova's max_new_tokens. 0 when absent.
+func ScanMaxTokens(body []byte) int {
+	for _, k := range maxTokenKeys {
+		i := bytes.Index(body, k)
+		if i < 0 {
+			continue
+		}
+		rest := body[i+len(k):]
+		j := 0
+		for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\n' || rest[j] == '\r' || rest[j] == ':') {
+			j++
+		}
+		n := 0
+		k := j
+		for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' && k-j < 9 {
+			n = n*10 + int(rest[k]-'0')
+			k++
+		}
+		if k > j {
+			return n
+		}
+	}
+	return 0
+}
+
+// EstimateInputTokens is a cheap upper-side guess for budget reservations, corrected when usage comes back.
+func EstimateInputTokens(body []byte) int { return len(body)/4 + 1 }
+
+// usageFromResponse reads usage from the token-count headers (InvokeModel) or the body (Converse).
+func usageFromResponse(op string, h http.Header, body []byte) Usage {
+	in, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Input-Token-Count"))
+	out, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Output-Token-Count"))
+	if in > 0 || out > 0 || op != upstream.OpConverse {
+		return Usage{in, out}
+	}
+	var b struct {
+		Usage struct {
+			InputTokens  int `json:"inputTokens"`
+			OutputTokens int `json:"outputTokens"`
+		} `json:"usage"`
+	}
+	_ = json.Unmarshal(body, &b)
+	return Usage{b.Usage.InputTokens, b.Usage.OutputTokens}
+}

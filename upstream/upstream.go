@@ -1,0 +1,217 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/smithy-go/encoding/httpbinding"
+)
+
+// Operations by the path suffix of /model/{modelId}/{op}.
+const (
+	OpInvoke          = "invoke"
+	OpInvokeStream    = "invoke-with-response-stream"
+	OpConverse        = "converse"
+	OpConverseStream  = "converse-stream"
+	OpCountTokens     = "count-tokens"
+	maxErrorBodyBytes = 64 << 10
+)
+
+// Client forwards requests to one region with one set of credentials. It is safe for concurrent use and
+// meant to live as long as the target.
+type Client struct {
+	region   string
+	base     *url.URL
+	creds    aws.CredentialsProvider
+	http     *http.Client
+	signer   *v4.Signer
+	now      func() time.Time
+}
+
+// Options configure a Client.
+type Options struct {
+	Region string
+	// BaseEndpoint overrides the regional endpoint (the sandbox, a VPC endpoint); empty resolves
+	// bedrock-runtime.{region}.amazonaws.com with the SDK's endpoint rules.
+	BaseEndpoint string
+	// Credentials sign the requests; an *aws.CredentialsCache is invalidated on ExpiredTokenException.
+	Credentials aws.CredentialsProvider
+	HTTPClient  *http.Client
+}
+
+// New makes a Client.
+func New(ctx context.Context, o Options) (*Client, error) {
+	if o.Region == "" {
+		return nil, errors.New("upstream: region is required")
+	}
+	if o.Credentials == nil {
+		return nil, errors.New("upstream: credentials are required")
+	}
+	endpoint := o.BaseEndpoint
+	if endpoint == "" {
+		ep, err := bedrockruntime.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, bedrockruntime.EndpointParameters{Region: aws.String(o.Region)})
+		if err != nil {
+			return nil, fmt.Errorf("upstream: resolve the Bedrock Runtime endpoint of %s: %w", o.Region, err)
+		}
+		endpoint = ep.URI.String()
+	}
+	base, err := url.Parse(strings.TrimSuffix(endpoint, "/"))
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("upstream: endpoint %q is not a URL", endpoint)
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = DefaultHTTPClient()
+	}
+	return &Client{region: o.Region, base: base, creds: o.Credentials, http: hc, signer: v4.NewSigner(), now: time.Now}, nil
+}
+
+// DefaultHTTPClient is tuned for a relay: many idle connections per host, no overall timeout (streams last
+// as long as they last; the request's context bounds them).
+func DefaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t}
+}
+
+// Region is the client's region.
+func (c *Client) Region() string { return c.region }
+
+// Error is an error answer from Bedrock Runtime: its status, code, message and the raw body, so that a relay
+// can pass it on verbatim.
+type Error struct {
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+	Header    http.Header
+	Body      []byte
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("%s (HTTP %d)", e.Code, e.Status)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// ErrorCode is the AWS error code, as smithy.APIError names it.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// ErrorMessage is the AWS error message.
+func (e *Error) ErrorMessage() string { return e.Message }
+
+// Request is one call.
+type Request struct {
+	Op      string // OpInvoke, ...
+	ModelID string // as Bedrock takes it: id, profile id or ARN (not escaped)
+	Body    []byte
+	// Header carries the caller's Bedrock headers to pass on (Content-Type, Accept, X-Amzn-Bedrock-*).
+	Header http.Header
+}
+
+// passHeaders are the request headers Bedrock Runtime reads; everything else the caller sent stays behind.
+var passHeaders = []string{"Content-Type", "Accept", "X-Amzn-Bedrock-Accept", "X-Amzn-Bedrock-Trace",
+	"X-Amzn-Bedrock-GuardrailIdentifier", "X-Amzn-Bedrock-GuardrailVersion",
+	"X-Amzn-Bedrock-PerformanceConfig-Latency", "X-Amzn-Bedrock-Service-Tier"}
+
+// Do sends r. A 2xx answer is returned with its body unread: the caller must close it. Any other answer is
+// read and returned as *Error with a nil response. An ExpiredTokenException drops the cached credentials
+// and retries once.
+func (c *Client) Do(ctx context.Context, r *Request) (*http.Response, error) {
+	resp, err := c.do(ctx, r)
+	var ue *Error
+	if errors.As(err, &ue) && (ue.Code == "ExpiredTokenException" || ue.Code == "ExpiredToken") {
+		if cache, ok := c.creds.(*aws.CredentialsCache); ok {
+			cache.Invalidate()
+			return c.do(ctx, r)
+		}
+	}
+	return resp, err
+}
+
+func (c *Client) do(ctx context.Context, r *Request) (*http.Response, error) {
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	u := *c.base
+	u.Path = c.base.Path + "/model/" + r.ModelID + "/" + r.Op
+	u.RawPath = c.base.EscapedPath() + "/model/" + httpbinding.EscapePath(r.ModelID, true) + "/" + r.Op
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(r.Body))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range passHeaders {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	sum := sha256.Sum256(r.Body)
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "bedrock", c.region, c.now()); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	return nil, parseError(resp, body)
+}
+
+// parseError reads a rest-json error: the code from X-Amzn-ErrorType (up to the first ':'), or the body's
+// __type / code; the message from the body.
+func parseError(resp *http.Response, body []byte) *Error {
+	e := &Error{Status: resp.StatusCode, Header: resp.Header.Clone(), Body: body, RequestID: resp.Header.Get("X-Amzn-Requestid")}
+	code := resp.Header.Get("X-Amzn-Errortype")
+	var b struct {
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+		Type     string `json:"__type"`
+		Code     string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &b)
+	if code == "" {
+		code = b.Type
+	}
+	if code == "" {
+		code = b.Code
+	}
+	code, _, _ = strings.Cut(code, ":")
+	if i := strings.LastIndex(code, "#"); i >= 0 {
+		code = code[i+1:]
+	}
+	if code == "" {
+		code = fmt.Sprintf("HTTP%d", resp.StatusCode)
+	}
+	e.Code = code
+	e.Message = b.Message
+	if e.Message == "" {
+		e.Message = b.Message2
+	}
+	return e
+}
