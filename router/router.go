@@ -214,7 +214,7 @@ type ExhaustedError struct {
 	Attempts   []Attempt
 	// Setup is set when every target is out for a setup problem (AccessDenied, model not enabled): waiting
 	// will not help.
-	Setup bool
+	Setup     bool
 	none      bool // no untried target was left to ask
 	faultOnly bool // every untried target is backing off after transient faults
 }

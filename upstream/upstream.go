@@ -34,12 +34,12 @@ const (
 // Client forwards requests to one region with one set of credentials. It is safe for concurrent use and
 // meant to live as long as the target.
 type Client struct {
-	region   string
-	base     *url.URL
-	creds    aws.CredentialsProvider
-	http     *http.Client
-	signer   *v4.Signer
-	now      func() time.Time
+	region string
+	base   *url.URL
+	creds  aws.CredentialsProvider
+	http   *http.Client
+	signer *v4.Signer
+	now    func() time.Time
 }
 
 // Options configure a Client.
