@@ -48,7 +48,8 @@ type Options struct {
 	// BaseEndpoint overrides the regional endpoint (the sandbox, a VPC endpoint); empty resolves
 	// bedrock-runtime.{region}.amazonaws.com with the SDK's endpoint rules.
 	BaseEndpoint string
-	// Credentials sign the requests; an *aws.CredentialsCache is invalidated on ExpiredTokenException.
+	// Credentials sign the requests; a provider with an Invalidate method (aws.CredentialsCache,
+	// credcache.Cache) has its cached credentials dropped on ExpiredTokenException.
 	Credentials aws.CredentialsProvider
 	HTTPClient  *http.Client
 }
@@ -139,7 +140,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*http.Response, error) {
 	resp, err := c.do(ctx, r)
 	var ue *Error
 	if errors.As(err, &ue) && (ue.Code == "ExpiredTokenException" || ue.Code == "ExpiredToken") {
-		if cache, ok := c.creds.(*aws.CredentialsCache); ok {
+		if cache, ok := c.creds.(interface{ Invalidate() }); ok {
 			cache.Invalidate()
 			return c.do(ctx, r)
 		}
