@@ -1,0 +1,178 @@
+package credcache
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	relay "github.com/bedrock-relay/bedrock-relay"
+)
+
+// Defaults for Options.
+const (
+	// DefaultExpiryWindow refreshes credentials between 2.5 and 5 minutes before they expire (with the default
+	// jitter), so that a request never leaves with credentials about to lapse.
+	DefaultExpiryWindow    = 5 * time.Minute
+	DefaultExpiryJitter    = 0.5
+	defaultRefreshAttempts = 3
+)
+
+// Options tune a Cache. The zero value is the defaults.
+type Options struct {
+	// ExpiryWindow is how long before expiry credentials are refreshed (aws.CredentialsCacheOptions). It is
+	// capped at half the lifetime of the credentials at hand, so short-lived sessions are still reused.
+	// Negative disables refreshing early.
+	ExpiryWindow time.Duration
+	// ExpiryWindowJitterFrac randomizes the window so that many caches do not refresh in step.
+	// Negative disables jitter.
+	ExpiryWindowJitterFrac float64
+	// OnRefresh, if set, is called after each AssumeRole with its outcome. It runs on the refreshing request's
+	// goroutine, inside the single flight: keep it quick.
+	OnRefresh func(Refresh)
+}
+
+// Refresh is one AssumeRole a Cache made. It holds no secret.
+type Refresh struct {
+	Target  relay.Target
+	Account string    // the assumed role's account, from AssumedRoleUser
+	Expires time.Time // when the credentials expire (before the expiry window is applied)
+	Took    time.Duration
+	Err     error
+}
+
+// Error is a failed AssumeRole. It wraps the SDK's error, so errors.As finds smithy.APIError in it.
+type Error struct {
+	RoleARN string
+	Err     error
+}
+
+func (e *Error) Error() string { return "assume role " + e.RoleARN + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Cache is the assumed-role credentials of one target. It is an aws.CredentialsProvider: give it to SDK clients
+// as their Credentials. It is safe for concurrent use.
+type Cache struct {
+	target    relay.Target
+	creds     *aws.CredentialsCache
+	refreshes atomic.Int64
+	failures  atomic.Int64
+	// fetched is when the cached credentials were obtained (UnixNano), for InvalidateIfOlder.
+	fetched atomic.Int64
+}
+
+// New makes the cache of target t. client is an STS client signing with the source credentials (in Lambda, the
+// execution role's). No STS call is made until the first Retrieve.
+func New(client stscreds.AssumeRoleAPIClient, t relay.Target, opts Options) (*Cache, error) {
+	if client == nil {
+		return nil, errors.New("credcache: nil STS client")
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	arp := stscreds.NewAssumeRoleProvider(client, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = t.SessionName
+		o.Duration = t.SessionDuration
+		if t.ExternalID != "" {
+			o.ExternalID = aws.String(t.ExternalID)
+		}
+		if t.SessionPolicy != "" {
+			o.Policy = aws.String(t.SessionPolicy)
+		}
+		if t.SourceIdentity != "" {
+			o.SourceIdentity = aws.String(t.SourceIdentity)
+		}
+		for k, v := range t.Tags {
+			o.Tags = append(o.Tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+		}
+	})
+	window, jitter := opts.ExpiryWindow, opts.ExpiryWindowJitterFrac
+	if window == 0 {
+		window = DefaultExpiryWindow
+	}
+	if jitter == 0 {
+		jitter = DefaultExpiryJitter
+	}
+	c := &Cache{target: t}
+	p := &provider{cache: c, assume: arp, onRefresh: opts.OnRefresh}
+	c.creds = aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = max(window, 0)
+		o.ExpiryWindowJitterFrac = max(jitter, 0)
+	})
+	return c, nil
+}
+
+// Target is the target the cache assumes.
+func (c *Cache) Target() relay.Target { return c.target }
+
+// Retrieve returns valid credentials, calling AssumeRole only when there are none or they are about to expire.
+// A failure is an *Error.
+func (c *Cache) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	return c.creds.Retrieve(ctx)
+}
+
+// Invalidate drops the cached credentials: the next Retrieve calls AssumeRole.
+func (c *Cache) Invalidate() { c.creds.Invalidate() }
+
+// InvalidateIfOlder drops the cached credentials only if they were obtained before t, and reports whether it
+// did. A request that failed with ExpiredToken passes its start time, so that many requests failing together
+// cause one refresh, not one each.
+func (c *Cache) InvalidateIfOlder(t time.Time) bool {
+	if c.fetched.Load() >= t.UnixNano() {
+		return false
+	}
+	c.creds.Invalidate()
+	return true
+}
+
+// Refreshes is how many AssumeRole calls succeeded; Failures how many failed.
+func (c *Cache) Refreshes() int64 { return c.refreshes.Load() }
+
+// Failures is how many AssumeRole calls failed.
+func (c *Cache) Failures() int64 { return c.failures.Load() }
+
+// provider is the AssumeRoleProvider with counting, error context and a cap on the expiry window.
+type provider struct {
+	cache     *Cache
+	assume    *stscreds.AssumeRoleProvider
+	onRefresh func(Refresh)
+}
+
+var _ aws.AdjustExpiresByCredentialsCacheStrategy = (*provider)(nil)
+
+func (p *provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	start := time.Now()
+	creds, err := p.assume.Retrieve(ctx)
+	r := Refresh{Target: p.cache.target, Took: time.Since(start)}
+	if err != nil {
+		p.cache.failures.Add(1)
+		err = &Error{RoleARN: p.cache.target.RoleARN, Err: err}
+		r.Err = err
+	} else {
+		p.cache.refreshes.Add(1)
+		p.cache.fetched.Store(start.UnixNano())
+		r.Account, r.Expires = creds.AccountID, creds.Expires
+	}
+	if p.onRefresh != nil {
+		p.onRefresh(r)
+	}
+	return creds, err
+}
+
+// AdjustExpiresBy applies the cache's expiry window (dur is negative), but never by more than half the
+// credentials' remaining lifetime: a window longer than the session would otherwise make every request
+// call STS.
+func (p *provider) AdjustExpiresBy(creds aws.Credentials, dur time.Duration) (aws.Credentials, error) {
+	if !creds.CanExpire {
+		return creds, nil
+	}
+	if half := time.Until(creds.Expires) / 2; -dur > half {
+		dur = -max(half, 0)
+	}
+	creds.Expires = creds.Expires.Add(dur)
+	return creds, nil
+}
