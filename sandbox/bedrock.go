@@ -114,7 +114,8 @@ func (s *Sandbox) resolve(ref catalog.Ref, p *principal, region string, strict b
 		}
 		if !slices.Contains(m.OnDemandRegions, region) {
 			if m.ProfileOnly() || s.hasProfileIn(m, region) {
-				return nil, validationException("Invocation of model ID %s with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile that contains this model.", m.ID)
+				// AWS writes this message with a typographic apostrophe (U+2019); clients match on it.
+				return nil, validationException("Invocation of model ID %s with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile that contains this model.", m.ID)
 			}
 			return nil, validationException(msgInvalidModel)
 		}
@@ -152,6 +153,18 @@ func (s *Sandbox) resolve(ref catalog.Ref, p *principal, region string, strict b
 		return res, nil
 	}
 	return nil, validationException("The sandbox does not emulate provisioned throughput (%s).", ref.ID)
+}
+
+// resolveCountTokens resolves a foundation-model id or ARN for CountTokens: the model must be offered in the
+// region, on demand or through a profile.
+func (s *Sandbox) resolveCountTokens(ref catalog.Ref, region string) (*resolved, *awsError) {
+	m, ok := s.catalog.Model(ref.ID)
+	if !ok || (ref.IsARN && ref.Region != "" && ref.Region != region) ||
+		(!slices.Contains(m.OnDemandRegions, region) && !s.hasProfileIn(m, region)) {
+		return nil, validationException(msgInvalidModel)
+	}
+	return &resolved{Model: m, Served: region, QuotaKey: "on-demand/" + m.ID,
+		Resources: []resourceCheck{{ARN: catalog.FoundationModelARN(catalog.PartitionOf(region), region, m.ID)}}}, nil
 }
 
 func (s *Sandbox) hasProfileIn(m catalog.Model, region string) bool {
@@ -207,7 +220,17 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 	s.mu.Lock()
 	strict := s.strict
 	s.mu.Unlock()
-	res, aerr := s.resolve(ref, p, c.Region, strict)
+	var (
+		res  *resolved
+		aerr *awsError
+	)
+	if op.name == "CountTokens" && ref.Kind == catalog.KindFoundationModel {
+		// CountTokens names a foundation model (FoundationModelVersionIdentifier) and invokes nothing, so a
+		// profile-only model is counted by its own id.
+		res, aerr = s.resolveCountTokens(ref, c.Region)
+	} else {
+		res, aerr = s.resolve(ref, p, c.Region, strict)
+	}
 	if aerr != nil {
 		fail(aerr)
 		return
