@@ -7,32 +7,28 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/credcache"
 	"github.com/bedrock-relay/bedrock-relay/ratelimit"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
-// Credentials builds a target's assumed-role credentials: the SDK's AssumeRoleProvider inside its
-// CredentialsCache, refreshed five minutes (± jitter) before expiry, so there is one STS call per credential
-// lifetime and concurrent requests share one refresh.
-func Credentials(base aws.Config, t config.Target) *aws.CredentialsCache {
-	stsClient := sts.NewFromConfig(base)
-	p := stscreds.NewAssumeRoleProvider(stsClient, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-		o.RoleSessionName = t.SessionName
-		o.Duration = time.Duration(t.SessionDuration)
-		if t.ExternalID != "" {
-			o.ExternalID = aws.String(t.ExternalID)
-		}
-	})
-	return aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = 5 * time.Minute
-		o.ExpiryWindowJitterFrac = 0.5
-	})
+// Credentials builds a target's assumed-role credentials (package credcache: the SDK's AssumeRoleProvider in
+// its CredentialsCache, refreshed early with jitter), so there is one STS call per credential lifetime and
+// concurrent requests share one refresh.
+func Credentials(base aws.Config, t config.Target, onRefresh func(credcache.Refresh)) (*credcache.Cache, error) {
+	return credcache.New(sts.NewFromConfig(base), RelayTarget(t), credcache.Options{OnRefresh: onRefresh})
+}
+
+// RelayTarget is the library's view of a configured target.
+func RelayTarget(t config.Target) relay.Target {
+	return relay.Target{RoleARN: t.RoleARN, Region: t.Region, ExternalID: t.ExternalID, SessionName: t.SessionName,
+		SessionDuration: time.Duration(t.SessionDuration)}.WithDefaults()
 }
 
 // FromConfig builds a router for cfg. base supplies the source credentials (the default chain: in Lambda,
@@ -49,13 +45,16 @@ func FromConfig(ctx context.Context, cfg *config.Config, base aws.Config, o Opti
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
 		}
-		creds := Credentials(base, tc)
+		creds, err := Credentials(base, tc, o.OnRefresh)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
+		}
 		client, err := upstream.New(ctx, upstream.Options{Region: tc.Region, BaseEndpoint: endpoint, Credentials: creds})
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
 		}
 		t := &Target{Name: tc.Name, Account: acct, Region: tc.Region, Priority: tc.Priority, Weight: tc.Weight,
-			Models: map[string]string{}, Budgets: map[string]ratelimit.Budget{}, Client: client}
+			Models: map[string]string{}, Budgets: map[string]ratelimit.Budget{}, Client: client, Credentials: creds}
 		for _, entry := range tc.Models {
 			fm, err := config.ServedModel(entry, tc.Region)
 			if err != nil {

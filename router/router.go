@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/bedrock-relay/bedrock-relay/catalog"
+	"github.com/bedrock-relay/bedrock-relay/credcache"
 	"github.com/bedrock-relay/bedrock-relay/ratelimit"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
@@ -30,6 +33,8 @@ type Target struct {
 	// Budgets per model (by foundation-model id); a model missing here has no client-side limit.
 	Budgets map[string]ratelimit.Budget
 	Client  *upstream.Client
+	// Credentials are the target's assumed-role credentials (for readiness checks); may be nil in tests.
+	Credentials aws.CredentialsProvider
 }
 
 // Sender is what the router needs of an upstream client (an *upstream.Client; tests may substitute).
@@ -61,6 +66,8 @@ type Options struct {
 	Metrics *Metrics
 	// Limits is the budget table; nil makes one.
 	Limits *ratelimit.Table
+	// OnRefresh is told of every AssumeRole a target's credential cache makes (for metrics).
+	OnRefresh func(credcache.Refresh)
 }
 
 // New builds a router over targets.
