@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 )
 
@@ -230,12 +231,15 @@ func (c *Config) FillDefaults() {
 }
 
 var (
-	roleARNRe     = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$`)
-	regionRe      = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
-	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	sha256Re      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	roleARNRe = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$`)
+	sha256Re  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
+
+// Relay is the library's view of the target: what to assume and where.
+func (t Target) Relay() relay.Target {
+	return relay.Target{RoleARN: t.RoleARN, Region: t.Region, ExternalID: t.ExternalID, SessionName: t.SessionName,
+		SessionDuration: time.Duration(t.SessionDuration)}.WithDefaults()
+}
 
 // AccountOf returns the account id in a role ARN.
 func AccountOf(roleARN string) (string, error) {
@@ -306,20 +310,10 @@ func (c *Config) Validate() error {
 			}
 			names["target:"+t.Name] = true
 		}
-		if _, err := AccountOf(t.RoleARN); err != nil {
-			add("%s.role_arn: %v", at, err)
-		}
-		if !regionRe.MatchString(t.Region) {
-			add("%s.region %q: want a region like ap-northeast-1", at, t.Region)
-		}
-		if !sessionNameRe.MatchString(t.SessionName) {
-			add("%s.session_name %q: 2-64 characters of [A-Za-z0-9+=,.@_-]", at, t.SessionName)
-		}
-		if t.ExternalID != "" && (len(t.ExternalID) < 2 || len(t.ExternalID) > 1224 || !externalIDRe.MatchString(t.ExternalID)) {
-			add("%s.external_id: 2-1224 characters of [A-Za-z0-9+=,.@:/_-]", at)
-		}
-		if d := time.Duration(t.SessionDuration); d < 15*time.Minute || d > 12*time.Hour {
-			add("%s.session_duration %s: between 15m and 12h (and at most the role's maximum)", at, d)
+		if err := t.Relay().Validate(); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				add("%s: %s", at, strings.TrimPrefix(line, relay.ErrInvalidTarget.Error()+": "))
+			}
 		}
 		if t.Weight < 0 {
 			add("%s.weight: >= 0", at)

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/credcache"
@@ -22,13 +21,7 @@ import (
 // its CredentialsCache, refreshed early with jitter), so there is one STS call per credential lifetime and
 // concurrent requests share one refresh.
 func Credentials(base aws.Config, t config.Target, onRefresh func(credcache.Refresh)) (*credcache.Cache, error) {
-	return credcache.New(sts.NewFromConfig(base), RelayTarget(t), credcache.Options{OnRefresh: onRefresh})
-}
-
-// RelayTarget is the library's view of a configured target.
-func RelayTarget(t config.Target) relay.Target {
-	return relay.Target{RoleARN: t.RoleARN, Region: t.Region, ExternalID: t.ExternalID, SessionName: t.SessionName,
-		SessionDuration: time.Duration(t.SessionDuration)}.WithDefaults()
+	return credcache.New(sts.NewFromConfig(base), t.Relay(), credcache.Options{OnRefresh: onRefresh})
 }
 
 // FromConfig builds a router for cfg. base supplies the source credentials (the default chain: in Lambda,
