@@ -366,7 +366,9 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 			s.record(rec)
 			return
 		}
-		if fault != nil && fault.AfterEvents > 0 && i == fault.AfterEvents {
+		// A stream shorter than AfterEvents is still cut, before its last event, so that a cut stream never
+		// looks complete.
+		if fault != nil && fault.AfterEvents > 0 && i == min(fault.AfterEvents, len(events)-1) {
 			rec.Outcome = fault.Code
 			if fault.Drop {
 				rec.Outcome = "dropped"

@@ -32,7 +32,11 @@ func bedrockEnv(t *testing.T) (*env, *bedrockruntime.Client, *headerRecorder) {
 	rec := &headerRecorder{base: http.DefaultClient}
 	cfg := e.session(t, role)
 	cfg.HTTPClient = rec
-	return e, bedrockruntime.NewFromConfig(cfg), rec
+	c := bedrockruntime.NewFromConfig(cfg)
+	sandboxesMu.Lock()
+	sandboxes[c] = e.sb
+	sandboxesMu.Unlock()
+	return e, c, rec
 }
 
 func userText(s string) []brtypes.Message {
