@@ -1,0 +1,272 @@
+package setup
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/bedrock-relay/bedrock-relay/iampolicy"
+)
+
+// TemplateOptions shape the caller side of a template.
+type TemplateOptions struct {
+	// FunctionName of the caller's Lambda function; default "bedrock-relay".
+	FunctionName string
+	// Arch is the Lambda architecture: arm64 (default) or x86_64.
+	Arch string
+	// FunctionURL adds a Function URL (AuthType AWS_IAM, InvokeMode RESPONSE_STREAM).
+	FunctionURL bool
+	// NoFunction leaves the Lambda function (and its URL) out of the caller side: only the execution role
+	// and its policies. For deploying the role alone, and for emulators without Lambda.
+	NoFunction bool
+}
+
+func (o TemplateOptions) withDefaults() (TemplateOptions, error) {
+	if o.FunctionName == "" {
+		o.FunctionName = "bedrock-relay"
+	}
+	switch o.Arch {
+	case "":
+		o.Arch = "arm64"
+	case "arm64", "x86_64":
+	default:
+		return o, fmt.Errorf("%w: architecture %q: want arm64 or x86_64", ErrInvalid, o.Arch)
+	}
+	return o, nil
+}
+
+// File is one generated template.
+type File struct {
+	Name    string // bedrock-account-222222222222.yaml, caller-account-111111111111.yaml
+	Account string
+	// Stack is a suggested CloudFormation stack name.
+	Stack string
+	Body  []byte
+}
+
+// LogicalID turns a role name into a CloudFormation logical id: "lambda-execution-role" becomes
+// "LambdaExecutionRole" (logical ids are alphanumeric).
+func LogicalID(name string) string {
+	var b strings.Builder
+	for _, part := range nonAlnum.Split(name, -1) {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	if b.Len() == 0 || b.String()[0] >= '0' && b.String()[0] <= '9' {
+		return "Role" + b.String()
+	}
+	return b.String()
+}
+
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// CloudFormation renders one template per account: one per Bedrock account with its roles, then the caller
+// account's with the Lambda execution role and function. Deploy the caller's first: IAM refuses a trust
+// policy whose principal role does not exist yet.
+func CloudFormation(p *Plan, o TemplateOptions) ([]File, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var files []File
+	caller, err := callerTemplate(p, o)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Name: "caller-account-" + p.Caller.Account + ".yaml", Account: p.Caller.Account, Stack: "bedrock-relay-caller", Body: caller})
+	for _, acct := range p.Accounts() {
+		body, err := bedrockTemplate(p, acct)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: "bedrock-account-" + acct + ".yaml", Account: acct, Stack: "bedrock-relay-target", Body: body})
+	}
+	return files, nil
+}
+
+func bedrockTemplate(p *Plan, acct string) ([]byte, error) {
+	resources, outputs := mapping(), mapping()
+	for _, r := range p.RolesIn(acct) {
+		id := LogicalID(r.Name)
+		props := mapping("RoleName", r.Name)
+		if r.Path != "/" {
+			props.add("Path", r.Path)
+		}
+		props.add("Description", "Assumed by "+p.Caller.RoleARN+" (bedrock-relay) to invoke Bedrock models")
+		if r.MaxSessionSeconds != 3600 {
+			props.add("MaxSessionDuration", r.MaxSessionSeconds)
+		}
+		props.add("AssumeRolePolicyDocument", docNode(r.Trust))
+		props.add("Policies", seq(
+			mapping("PolicyName", PolicyInvoke, "PolicyDocument", docNode(r.Permissions)),
+			mapping("PolicyName", PolicyReadQuotas, "PolicyDocument", docNode(r.ReadQuotas)),
+		))
+		resources.add(id, mapping("Type", "AWS::IAM::Role", "Properties", props))
+		outputs.add(id+"Arn", mapping("Description", "target role_arn for the relay config", "Value", getAtt(id, "Arn")))
+	}
+	root := mapping(
+		"AWSTemplateFormatVersion", "2010-09-09",
+		"Description", "bedrock-relay: Bedrock account "+acct+" role(s) assumed by "+p.Caller.RoleARN+". Deploy after the caller account's stack.",
+		"Resources", resources,
+		"Outputs", outputs,
+	)
+	return encode(root, "Bedrock account "+acct+": deploy with --capabilities CAPABILITY_NAMED_IAM after the caller stack")
+}
+
+func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
+	c := p.Caller
+	partition := partitionOf(c.RoleARN)
+	logs := &iampolicy.Document{Version: iampolicy.Version2012, Statement: []iampolicy.Statement{
+		{
+			Effect:   iampolicy.EffectAllow,
+			Action:   iampolicy.StringList{"logs:CreateLogGroup"},
+			Resource: iampolicy.StringList{"arn:" + partition + ":logs:*:" + c.Account + ":log-group:/aws/lambda/" + o.FunctionName},
+		},
+		{
+			Effect:   iampolicy.EffectAllow,
+			Action:   iampolicy.StringList{"logs:CreateLogStream", "logs:PutLogEvents"},
+			Resource: iampolicy.StringList{"arn:" + partition + ":logs:*:" + c.Account + ":log-group:/aws/lambda/" + o.FunctionName + ":*"},
+		},
+	}}
+	lambdaTrust := &iampolicy.Document{Version: iampolicy.Version2012, Statement: []iampolicy.Statement{{
+		Effect:    iampolicy.EffectAllow,
+		Principal: &iampolicy.Principal{Service: iampolicy.StringList{"lambda.amazonaws.com"}},
+		Action:    iampolicy.StringList{iampolicy.ActionAssumeRole},
+	}}}
+	roleID := "ExecutionRole"
+	roleProps := mapping("RoleName", c.Name)
+	if c.Path != "/" {
+		roleProps.add("Path", c.Path)
+	}
+	roleProps.add("Description", "bedrock-relay caller: assumes the Bedrock account roles")
+	roleProps.add("AssumeRolePolicyDocument", docNode(lambdaTrust))
+	roleProps.add("Policies", seq(
+		mapping("PolicyName", PolicyAssume, "PolicyDocument", docNode(c.Assume)),
+		mapping("PolicyName", PolicyLogs, "PolicyDocument", docNode(logs)),
+	))
+	resources := mapping(roleID, mapping("Type", "AWS::IAM::Role", "Properties", roleProps))
+	outputs := mapping(roleID+"Arn", mapping("Description", "the caller role the Bedrock account roles trust", "Value", getAtt(roleID, "Arn")))
+	root := mapping("AWSTemplateFormatVersion", "2010-09-09",
+		"Description", "bedrock-relay: caller account "+c.Account+": the Lambda function and its execution role "+c.Name+". Deploy before the Bedrock account stacks.")
+	if !o.NoFunction {
+		root.add("Parameters", mapping(
+			"CodeS3Bucket", mapping("Type", "String", "Description", "S3 bucket (same region) holding the bedrock-relay-lambda zip (bootstrap at its root)"),
+			"CodeS3Key", mapping("Type", "String", "Default", "bedrock-relay-lambda.zip", "Description", "S3 key of the zip"),
+		))
+		env := mapping()
+		for _, kv := range p.Lambda.Vars() {
+			env.add(kv[0], kv[1])
+		}
+		resources.add("Function", mapping("Type", "AWS::Lambda::Function", "Properties", mapping(
+			"FunctionName", o.FunctionName,
+			"Description", "bedrock-relay: calls Bedrock in another account through an assumed role",
+			"Runtime", "provided.al2023",
+			"Handler", "bootstrap",
+			"Architectures", seq(scalar(o.Arch)),
+			"MemorySize", 256,
+			"Timeout", 300,
+			"Role", getAtt(roleID, "Arn"),
+			"Code", mapping("S3Bucket", ref("CodeS3Bucket"), "S3Key", ref("CodeS3Key")),
+			"Environment", mapping("Variables", env),
+		)))
+		outputs.add("FunctionArn", mapping("Value", getAtt("Function", "Arn")))
+		if o.FunctionURL {
+			resources.add("FunctionUrl", mapping("Type", "AWS::Lambda::Url", "Properties", mapping(
+				"TargetFunctionArn", getAtt("Function", "Arn"),
+				"AuthType", "AWS_IAM",
+				"InvokeMode", "RESPONSE_STREAM",
+			)))
+			outputs.add("FunctionUrl", mapping("Description", "callers sign requests with SigV4 (service lambda) and need lambda:InvokeFunctionUrl", "Value", getAtt("FunctionUrl", "FunctionUrl")))
+		}
+	}
+	root.add("Resources", resources)
+	root.add("Outputs", outputs)
+	return encode(root, "Caller account "+c.Account+": deploy first, with --capabilities CAPABILITY_NAMED_IAM")
+}
+
+// node is an ordered YAML mapping under construction.
+type node struct{ n *yaml.Node }
+
+func mapping(kv ...any) node {
+	m := node{&yaml.Node{Kind: yaml.MappingNode}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m.add(kv[i].(string), kv[i+1])
+	}
+	return m
+}
+
+func (m node) add(key string, v any) {
+	m.n.Content = append(m.n.Content, scalar(key), toNode(v))
+}
+
+func toNode(v any) *yaml.Node {
+	switch v := v.(type) {
+	case node:
+		return v.n
+	case *yaml.Node:
+		return v
+	case string:
+		return scalar(v)
+	case int:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(v)}
+	}
+	panic(fmt.Sprintf("setup: no YAML node for %T", v))
+}
+
+func scalar(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+func seq(items ...any) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, it := range items {
+		n.Content = append(n.Content, toNode(it))
+	}
+	return n
+}
+
+func getAtt(resource, attr string) node { return mapping("Fn::GetAtt", seq(resource, attr)) }
+func ref(name string) node              { return mapping("Ref", name) }
+
+// docNode is a policy document as a YAML mapping in block style, keeping MarshalIndent's key order.
+func docNode(d *iampolicy.Document) *yaml.Node {
+	b, err := json.Marshal(d)
+	if err != nil {
+		panic(err) // a Document always marshals
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		panic(err)
+	}
+	root := n.Content[0]
+	blockStyle(root)
+	return root
+}
+
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	if n.Kind == yaml.ScalarNode {
+		n.Tag = "!!str" // every value of a policy document is a string
+	}
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
+}
+
+func encode(root node, comment string) ([]byte, error) {
+	root.n.HeadComment = "Generated by bedrock-relay template cloudformation.\n" + comment
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root.n}}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

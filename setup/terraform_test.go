@@ -1,0 +1,166 @@
+package setup
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/bedrock-relay/bedrock-relay/iampolicy"
+)
+
+// TestTerraformParses reads the Terraform output with HashiCorp's own parser and checks that every policy inside
+// evaluates (jsonencode and all) to exactly the generated document, and that each resource uses its account's
+// provider.
+func TestTerraformParses(t *testing.T) {
+	p, err := New(twoAccounts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Terraform(p, TemplateOptions{FunctionURL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclparse.NewParser().ParseHCL(src, "main.tf")
+	if diags.HasErrors() {
+		t.Fatalf("parse: %v\n%s", diags, src)
+	}
+	body := f.Body.(*hclsyntax.Body)
+	ctx := &hcl.EvalContext{Functions: map[string]function.Function{"jsonencode": stdlib.JSONEncodeFunc}}
+
+	type res struct {
+		provider string
+		attrs    hclsyntax.Attributes
+		blocks   hclsyntax.Blocks
+	}
+	resources := map[string]res{}
+	var aliases []string
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "resource":
+			prov := ""
+			if a, ok := b.Body.Attributes["provider"]; ok {
+				prov = traversal(a.Expr.(*hclsyntax.ScopeTraversalExpr).Traversal)
+			}
+			resources[b.Labels[0]+"."+b.Labels[1]] = res{prov, b.Body.Attributes, b.Body.Blocks}
+		case "provider":
+			v, d := b.Body.Attributes["alias"].Expr.Value(nil)
+			if d.HasErrors() {
+				t.Fatal(d)
+			}
+			aliases = append(aliases, v.AsString())
+			if len(b.Body.Blocks) != 1 || b.Body.Blocks[0].Type != "assume_role" {
+				t.Errorf("provider %s: want an assume_role block", v.AsString())
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"account_111111111111", "account_222222222222", "account_333333333333"}, aliases); diff != "" {
+		t.Errorf("provider aliases (-want +got):\n%s", diff)
+	}
+
+	policy := func(key, attr string) *iampolicy.Document {
+		t.Helper()
+		r, ok := resources[key]
+		if !ok {
+			t.Fatalf("no resource %s in:\n%s", key, src)
+		}
+		v, d := r.attrs[attr].Expr.Value(ctx)
+		if d.HasErrors() {
+			t.Fatalf("%s.%s: %v", key, attr, d)
+		}
+		if v.Type() != cty.String {
+			t.Fatalf("%s.%s is %s, want a JSON string", key, attr, v.Type().FriendlyName())
+		}
+		doc, err := iampolicy.Parse([]byte(v.AsString()))
+		if err != nil {
+			t.Fatalf("%s.%s: %v\n%s", key, attr, err, v.AsString())
+		}
+		return doc
+	}
+	checks := []struct {
+		key, attr, provider string
+		want                *iampolicy.Document
+	}{
+		{"aws_iam_role.bedrock_222222222222_BedrockAccessRole", "assume_role_policy", "aws.account_222222222222", p.Roles[0].Trust},
+		{"aws_iam_role_policy.bedrock_222222222222_BedrockAccessRole_invoke", "policy", "aws.account_222222222222", p.Roles[0].Permissions},
+		{"aws_iam_role_policy.bedrock_222222222222_BedrockAccessRole_read_quotas", "policy", "aws.account_222222222222", p.Roles[0].ReadQuotas},
+		{"aws_iam_role.bedrock_333333333333_BedrockAccessRole", "assume_role_policy", "aws.account_333333333333", p.Roles[1].Trust},
+		{"aws_iam_role_policy.bedrock_333333333333_BedrockAccessRole_invoke", "policy", "aws.account_333333333333", p.Roles[1].Permissions},
+		{"aws_iam_role_policy.caller_assume", "policy", "aws.account_111111111111", p.Caller.Assume},
+	}
+	for _, c := range checks {
+		t.Run(c.key, func(t *testing.T) {
+			if diff := cmp.Diff(c.want, policy(c.key, c.attr)); diff != "" {
+				t.Errorf("%s.%s (-want +got):\n%s", c.key, c.attr, diff)
+			}
+			if got := resources[c.key].provider; got != c.provider {
+				t.Errorf("%s provider = %s, want %s", c.key, got, c.provider)
+			}
+		})
+	}
+
+	fn, ok := resources["aws_lambda_function.relay"]
+	if !ok {
+		t.Fatal("no aws_lambda_function.relay")
+	}
+	for attr, want := range map[string]string{"runtime": "provided.al2023", "handler": "bootstrap", "function_name": "bedrock-relay"} {
+		v, _ := fn.attrs[attr].Expr.Value(nil)
+		if v.AsString() != want {
+			t.Errorf("lambda %s = %s, want %s", attr, v.AsString(), want)
+		}
+	}
+	if len(fn.blocks) != 1 || fn.blocks[0].Type != "environment" {
+		t.Fatal("lambda: want one environment block")
+	}
+	vars, d := fn.blocks[0].Body.Attributes["variables"].Expr.Value(nil)
+	if d.HasErrors() {
+		t.Fatal(d)
+	}
+	gotEnv := map[string]string{}
+	for k, v := range vars.AsValueMap() {
+		gotEnv[k] = v.AsString()
+	}
+	if diff := cmp.Diff(map[string]string{"TARGET_ROLE_ARN": seedTarget, "MODEL_ID": seedProfile, "BEDROCK_REGION": seedRegion}, gotEnv); diff != "" {
+		t.Errorf("lambda environment (-want +got):\n%s", diff)
+	}
+	url, ok := resources["aws_lambda_function_url.relay"]
+	if !ok {
+		t.Fatal("--function-url: no aws_lambda_function_url.relay")
+	}
+	for attr, want := range map[string]string{"authorization_type": "AWS_IAM", "invoke_mode": "RESPONSE_STREAM"} {
+		if v, _ := url.attrs[attr].Expr.Value(nil); v.AsString() != want {
+			t.Errorf("function url %s = %s, want %s", attr, v.AsString(), want)
+		}
+	}
+}
+
+func TestHCLStringEscapesTemplates(t *testing.T) {
+	src := []byte("x = " + hclString(`arn:aws:s3:::b/${aws:username}/%{x} "q" \`) + "\n")
+	f, diags := hclparse.NewParser().ParseHCL(src, "x.tf")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	attrs, _ := f.Body.JustAttributes()
+	v, d := attrs["x"].Expr.Value(nil)
+	if d.HasErrors() {
+		t.Fatal(d)
+	}
+	if got, want := v.AsString(), `arn:aws:s3:::b/${aws:username}/%{x} "q" \`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func traversal(tr hcl.Traversal) string {
+	out := tr.RootName()
+	for _, step := range tr[1:] {
+		if a, ok := step.(hcl.TraverseAttr); ok {
+			out += "." + a.Name
+		}
+	}
+	return out
+}
