@@ -71,48 +71,48 @@ func (t Target) Account() string {
 // String names the target in logs and errors: the role and the region. It holds no secret.
 func (t Target) String() string { return t.RoleARN + " in " + t.Region }
 
-// Validate reports every problem of t at once; each wraps ErrInvalidTarget and names the field and the
-// expected form. Call it on t.WithDefaults() unless every field is set.
+// Validate reports every problem of t at once, joined: each is a *FieldError (matching ErrInvalidTarget) naming
+// the field and the expected form. Call it on t.WithDefaults() unless every field is set.
 func (t Target) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidTarget, field, fmt.Sprintf(format, args...)))
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
 	switch {
 	case t.RoleARN == "":
-		bad("role ARN", "missing; want arn:aws:iam::<12-digit account>:role/<name>")
+		bad("RoleARN", "missing; want arn:aws:iam::<12-digit account>:role/<name>")
 	case !roleARNPattern.MatchString(t.RoleARN):
-		bad("role ARN", "%q is not a role ARN; want arn:aws:iam::<12-digit account>:role/<name>", t.RoleARN)
+		bad("RoleARN", "%q is not a role ARN; want arn:aws:iam::<12-digit account>:role/<name>", t.RoleARN)
 	}
 	switch {
 	case t.Region == "":
-		bad("region", "missing; want a region name such as ap-northeast-1")
+		bad("Region", "missing; want a region name such as ap-northeast-1")
 	case !regionPattern.MatchString(t.Region):
-		bad("region", "%q is not a region name; want one such as ap-northeast-1", t.Region)
+		bad("Region", "%q is not a region name; want one such as ap-northeast-1", t.Region)
 	}
 	if !sessionNamePattern.MatchString(t.SessionName) {
-		bad("session name", "%q must be 2 to 64 characters of letters, digits and +=,.@_-", t.SessionName)
+		bad("SessionName", "%q must be 2 to 64 characters of letters, digits and +=,.@_-", t.SessionName)
 	}
 	if t.SessionDuration < MinSessionDuration || t.SessionDuration > MaxSessionDuration {
-		bad("session duration", "%v must be between %v and %v (900 to 43200 seconds)", t.SessionDuration, MinSessionDuration, MaxSessionDuration)
+		bad("SessionDuration", "%v must be between %v and %v (900 to 43200 seconds)", t.SessionDuration, MinSessionDuration, MaxSessionDuration)
 	} else if t.SessionDuration%time.Second != 0 {
-		bad("session duration", "%v must be a whole number of seconds", t.SessionDuration)
+		bad("SessionDuration", "%v must be a whole number of seconds", t.SessionDuration)
 	}
 	if t.ExternalID != "" && (len(t.ExternalID) < 2 || len(t.ExternalID) > 1224 || strings.ContainsFunc(t.ExternalID, badExternalIDRune)) {
-		bad("external ID", "must be 2 to 1224 characters of letters, digits and +=,.@:/_-")
+		bad("ExternalID", "must be 2 to 1224 characters of letters, digits and +=,.@:/_-")
 	}
 	if t.SourceIdentity != "" && !sourceIDPattern.MatchString(t.SourceIdentity) {
-		bad("source identity", "%q must be 2 to 64 characters of letters, digits and +=,.@_-", t.SourceIdentity)
+		bad("SourceIdentity", "%q must be 2 to 64 characters of letters, digits and +=,.@_-", t.SourceIdentity)
 	}
 	if len(t.Tags) > 50 {
-		bad("tags", "%d tags; at most 50", len(t.Tags))
+		bad("Tags", "%d tags; at most 50", len(t.Tags))
 	}
 	for _, k := range slices.Sorted(maps.Keys(t.Tags)) {
 		if k == "" || len(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
-			bad("tags", "key %q must be 1 to 128 characters and not start with aws:", k)
+			bad("Tags", "key %q must be 1 to 128 characters and not start with aws:", k)
 		}
 		if len(t.Tags[k]) > 256 {
-			bad("tags", "value of %q is longer than 256 characters", k)
+			bad("Tags", "value of %q is longer than 256 characters", k)
 		}
 	}
 	return errors.Join(errs...)
@@ -125,3 +125,15 @@ func badExternalIDRune(r rune) bool {
 	}
 	return !strings.ContainsRune("+=,.@:/_-", r)
 }
+
+// FieldError is one problem of a Target. Field is the Go field name, so that a configuration layer can name
+// its own setting instead (an environment variable, a flag, a YAML key).
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return "invalid target: " + e.Field + ": " + e.Problem }
+
+// Unwrap makes every FieldError match ErrInvalidTarget.
+func (e *FieldError) Unwrap() error { return ErrInvalidTarget }

@@ -36,22 +36,22 @@ func TestTargetValidate(t *testing.T) {
 			t.SessionDuration = 12 * time.Hour
 		}, nil},
 		{"missing role and region", func(t *relay.Target) { t.RoleARN, t.Region = "", "" },
-			[]string{"role ARN: missing", "region: missing"}},
+			[]string{"RoleARN: missing", "Region: missing"}},
 		{"user ARN", func(t *relay.Target) { t.RoleARN = "arn:aws:iam::222222222222:user/bob" },
 			[]string{"is not a role ARN"}},
 		{"short account", func(t *relay.Target) { t.RoleARN = "arn:aws:iam::2222:role/R" },
 			[]string{"is not a role ARN"}},
-		{"region typo", func(t *relay.Target) { t.Region = "tokyo" }, []string{"region: \"tokyo\""}},
-		{"session name", func(t *relay.Target) { t.SessionName = "has space" }, []string{"session name"}},
-		{"session name too short", func(t *relay.Target) { t.SessionName = "x" }, []string{"session name"}},
-		{"duration low", func(t *relay.Target) { t.SessionDuration = time.Minute }, []string{"session duration"}},
-		{"duration high", func(t *relay.Target) { t.SessionDuration = 13 * time.Hour }, []string{"session duration"}},
+		{"region typo", func(t *relay.Target) { t.Region = "tokyo" }, []string{"Region: \"tokyo\""}},
+		{"session name", func(t *relay.Target) { t.SessionName = "has space" }, []string{"SessionName"}},
+		{"session name too short", func(t *relay.Target) { t.SessionName = "x" }, []string{"SessionName"}},
+		{"duration low", func(t *relay.Target) { t.SessionDuration = time.Minute }, []string{"SessionDuration"}},
+		{"duration high", func(t *relay.Target) { t.SessionDuration = 13 * time.Hour }, []string{"SessionDuration"}},
 		{"duration fraction", func(t *relay.Target) { t.SessionDuration = 900*time.Second + time.Millisecond },
 			[]string{"whole number of seconds"}},
-		{"aws tag", func(t *relay.Target) { t.Tags = map[string]string{"aws:x": "y"} }, []string{"tags: key"}},
-		{"external id", func(t *relay.Target) { t.ExternalID = "a b" }, []string{"external ID"}},
+		{"aws tag", func(t *relay.Target) { t.Tags = map[string]string{"aws:x": "y"} }, []string{"Tags: key"}},
+		{"external id", func(t *relay.Target) { t.ExternalID = "a b" }, []string{"ExternalID"}},
 		{"all at once", func(t *relay.Target) { *t = relay.Target{} },
-			[]string{"role ARN", "region", "session name", "session duration"}},
+			[]string{"RoleARN", "Region", "SessionName", "SessionDuration"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +69,10 @@ func TestTargetValidate(t *testing.T) {
 			}
 			if !errors.Is(err, relay.ErrInvalidTarget) {
 				t.Errorf("Validate() = %v, does not match ErrInvalidTarget", err)
+			}
+			var fe *relay.FieldError
+			if !errors.As(err, &fe) || fe.Field == "" || fe.Problem == "" {
+				t.Errorf("Validate() = %v, want *relay.FieldError values", err)
 			}
 			if got := len(strings.Split(err.Error(), "\n")); got != len(tt.want) {
 				t.Errorf("Validate() reported %d problems, want %d:\n%v", got, len(tt.want), err)
