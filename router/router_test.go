@@ -234,3 +234,55 @@ func TestUnknownModelIsCallerError(t *testing.T) {
 		t.Fatalf("got %v, want a ValidationException naming the served models", err)
 	}
 }
+
+func TestAutoBudgetsFromServiceQuotas(t *testing.T) {
+	p := newPool(t, false, func(c *config.Config) {
+		for i := range c.Targets {
+			c.Targets[i].Budgets.RequestsPerMinute = config.Limit{Auto: true}
+			c.Targets[i].Budgets.TokensPerMinute = config.Limit{Auto: true}
+		}
+	})
+	for _, st := range p.r.Limits().Snapshot() {
+		want := map[string]int{"acct-222": 2, "acct-333": 3, "acct-444": 5}[st.Key.Target]
+		if st.Budget.RequestsPerMinute != want || st.Budget.TokensPerMinute != 1_000_000 {
+			t.Errorf("%s budget = %+v, want %d requests and 1,000,000 tokens per minute read from Service Quotas", st.Key, st.Budget, want)
+		}
+	}
+	// With budgets known up front the pool never makes the sandbox throttle.
+	for i := 0; i < 10; i++ {
+		if _, err := p.invoke(context.Background(), sandbox.SeedProfile); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	if got := p.sb.Stats().Throttles; got != 0 {
+		t.Errorf("sandbox throttles = %d, want 0", got)
+	}
+}
+
+func TestWaitForCapacity(t *testing.T) {
+	p := newPool(t, true, func(c *config.Config) {
+		c.Targets = c.Targets[:1] // 2 requests/minute
+		c.Routing.WaitForCapacity = config.Duration(2 * time.Minute)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	for i := 0; i < 2; i++ {
+		if _, err := p.invoke(context.Background(), sandbox.SeedProfile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The third would wait up to a minute for the window; the caller's deadline is sooner, so it is
+	// answered at once instead of waiting in vain.
+	start := time.Now()
+	_, err := p.invoke(ctx, sandbox.SeedProfile)
+	if err == nil {
+		t.Fatal("third call succeeded; want it to wait and hit the deadline")
+	}
+	var ex *router.ExhaustedError
+	if !errors.As(err, &ex) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want exhaustion or the deadline", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("waited %v: the wait must respect the request's deadline", time.Since(start))
+	}
+}
