@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"gopkg.in/yaml.v3"
 
 	"github.com/bedrock-relay/bedrock-relay/iampolicy"
 )
@@ -111,3 +112,5 @@ func TestSplitRoleARN(t *testing.T) {
 		t.Errorf("LogicalID = %q, want LambdaExecutionRole", got)
 	}
 }
+
+func yamlUnmarshal(b []byte, v any) error { return yaml.Unmarshal(b, v) }
