@@ -112,13 +112,19 @@ func (c *Client) CallerIdentity(ctx context.Context) (Identity, error) {
 	return id, nil
 }
 
-func (c *Client) callerARN() string {
+// Caller is the source identity if CallerIdentity has found it, without calling STS.
+func (c *Client) Caller() (Identity, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.caller == nil {
-		return ""
+		return Identity{}, false
 	}
-	return c.caller.ARN
+	return *c.caller, true
+}
+
+func (c *Client) callerARN() string {
+	id, _ := c.Caller()
+	return id.ARN
 }
 
 // AssumedAccount makes sure the target's credentials are at hand (calling AssumeRole if they are not) and
