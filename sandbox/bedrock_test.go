@@ -81,7 +81,7 @@ func runAll(ctx context.Context, c *bedrockruntime.Client, model string) (map[st
 	for ev := range st.GetStream().Events() {
 		if ch, ok := ev.(*brtypes.ResponseStreamMemberChunk); ok {
 			var m struct {
-				Type  string `json:"type"`
+				Type  string                `json:"type"`
 				Delta struct{ Text string } `json:"delta"`
 			}
 			json.Unmarshal(ch.Value.Bytes, &m)
