@@ -48,6 +48,10 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	}
 	endpoint := "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// The AWS JS SDK v3 speaks HTTP/2 with prior knowledge to Bedrock Runtime even over plain http.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	fmt.Fprintf(e.stdout, "# bedrock-relay sandbox on %s: STS, Bedrock Runtime and Service Quotas, offline.\n", endpoint)
 	fmt.Fprintf(e.stdout, "# Point AWS SDKs and CLIs at it as the caller's Lambda execution role (%s):\n", sc.Caller.RoleARN)
 	fmt.Fprint(e.stdout, sandbox.EnvLines(endpoint, sc.DefaultRegion, sb.CallerCredentials()))
