@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go/encoding/httpbinding"
+)
+
+// op is one kind of request the load sends.
+type op struct {
+	name   string // for the report
+	path   string // Bedrock: the operation after /model/{id}/; OpenAI: the URL path
+	openai bool
+	stream bool
+	body   []byte
+}
+
+const benchModel = "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+// ops builds the request shapes; words is the answer length in tokens the sandbox makes.
+func ops(words int) map[string]op {
+	prompt := fmt.Sprintf("Say hello to the benchmark. words:%d", words)
+	return map[string]op{
+		"InvokeModel": {name: "InvokeModel", path: "invoke",
+			body: []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
+		"ConverseStream": {name: "ConverseStream", path: "converse-stream", stream: true,
+			body: []byte(`{"messages":[{"role":"user","content":[{"text":"` + prompt + `"}]}],"inferenceConfig":{"maxTokens":1024}}`)},
+		"OpenAI": {name: "OpenAI chat", path: "/v1/chat/completions", openai: true,
+			body: []byte(`{"model":"` + benchModel + `","max_tokens":1024,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
+		"OpenAIStream": {name: "OpenAI chat stream", path: "/v1/chat/completions", openai: true, stream: true,
+			body: []byte(`{"model":"` + benchModel + `","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
+	}
+}
+
+// sut is a system under test: where requests go and which process does the work.
+type sut struct {
+	name   string
+	url    string
+	pid    int        // the process whose CPU and memory are its cost (0: none besides the sandbox)
+	signer *presigner // non-nil: requests must carry SigV4 for the target (the sandbox itself)
+}
+
+// presigner signs each request shape once a minute and replays the signature: SigV4 stays valid for 15
+// minutes and the sandbox, like AWS, does not reject replays, so the load generator spends no CPU on
+// signing and its cost is the same against every system under test.
+type presigner struct {
+	creds  aws.Credentials
+	region string
+	signer *v4.Signer
+	mu     sync.Mutex
+	cache  map[string]signed
+}
+
+type signed struct {
+	at time.Time
+	h  http.Header
+}
+
+func (p *presigner) headers(req *http.Request, body []byte) (http.Header, error) {
+	key := req.URL.String()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.cache[key]; ok && time.Since(s.at) < time.Minute {
+		return s.h, nil
+	}
+	sum := sha256.Sum256(body)
+	r := req.Clone(context.Background())
+	if err := p.signer.SignHTTP(context.Background(), p.creds, r, hex.EncodeToString(sum[:]), "bedrock", p.region, time.Now()); err != nil {
+		return nil, err
+	}
+	if p.cache == nil {
+		p.cache = map[string]signed{}
+	}
+	p.cache[key] = signed{time.Now(), r.Header}
+	return r.Header, nil
+}
+
+// client is the load generator's HTTP side, shared by every system under test.
+type client struct{ hc *http.Client }
+
+func newClient() *client {
+	t := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 4096,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &client{hc: &http.Client{Transport: t}}
+}
+
+func (c *client) url(s *sut, o op) string {
+	if o.openai {
+		return s.url + o.path
+	}
+	return s.url + "/model/" + httpbinding.EscapePath(benchModel, true) + "/" + o.path
+}
+
+// do sends one request and reads the whole answer. A non-2xx status, or an exception frame or error event
+// in a stream, is an error.
+func (c *client) do(ctx context.Context, s *sut, o op) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(s, o), bytes.NewReader(o.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if o.stream && !o.openai {
+		req.Header.Set("Accept", "application/vnd.amazon.eventstream")
+	}
+	if s.signer != nil {
+		h, err := s.signer.headers(req, o.body)
+		if err != nil {
+			return 0, err
+		}
+		for k, v := range h {
+			req.Header[k] = v
+		}
+	}
+	sent := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, fmt.Errorf("HTTP %d %s: %s", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), b)
+	}
+	if !o.stream {
+		_, err := io.Copy(io.Discard, resp.Body)
+		return 0, err
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	var ttfb time.Duration
+	var tail []byte // the last bytes seen, to find the end marker across reads
+	for {
+		n, err := resp.Body.Read(*bp)
+		if n > 0 {
+			if ttfb == 0 {
+				ttfb = time.Since(sent)
+			}
+			chunk := (*bp)[:n]
+			if bytes.Contains(chunk, []byte(":exception-type")) && !o.openai {
+				return ttfb, fmt.Errorf("exception frame in the stream: %q", truncate(chunk, 300))
+			}
+			tail = append(tail[:0], chunk[max(0, n-64):]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return ttfb, err
+		}
+	}
+	if o.openai && !strings.Contains(string(tail), "[DONE]") {
+		return ttfb, fmt.Errorf("OpenAI stream did not end with [DONE]: %q", tail)
+	}
+	return ttfb, nil
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}

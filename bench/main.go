@@ -1,0 +1,87 @@
+// Command bench measures what bedrock-relay costs per request against a floor, side by side in one run:
+// the sandbox called directly, a minimal SigV4 re-signing reverse proxy, bedrock-relay itself, and the
+// per-request-AssumeRole flow of the usual Lambda sample. Every server is its own process on loopback, so
+// the CPU time and memory of each are its own.
+//
+//	go run ./bench            # the full set (about 12 minutes)
+//	go run ./bench -quick     # a reduced set in under a minute, ending with a one-line summary
+//	go run ./bench -out bench/results-latest.md
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "serve-proxy" {
+		err = runProxy(ctx, os.Args[2:])
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// settings are the run's knobs; -quick picks smaller ones.
+type settings struct {
+	quick      bool
+	out        string
+	rates      []float64     // fixed rates for the latency table
+	cell       time.Duration // how long each fixed-rate cell runs
+	warmup     time.Duration
+	ladder     []float64 // rates tried for the highest sustained rate
+	ladderStep time.Duration
+	soak       time.Duration
+	streams    int // concurrent streams for the memory test
+	targets    int // relay targets (sandbox accounts) to pool
+	words      int // answer tokens at zero model latency
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "a reduced run in under a minute")
+	out := fs.String("out", "", "also write the markdown report to this file")
+	soak := fs.Duration("soak", 2*time.Minute, "soak length (full run)")
+	cell := fs.Duration("cell", 10*time.Second, "length of each fixed-rate measurement (full run)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s := settings{quick: *quick, out: *out, rates: []float64{200, 1000}, cell: *cell, warmup: time.Second,
+		ladder: []float64{1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000}, ladderStep: 5 * time.Second,
+		soak: *soak, streams: 1000, targets: 2, words: 50}
+	if s.quick {
+		s.rates, s.cell, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 4*time.Second, 500*time.Millisecond, nil, 0, 0
+	}
+	b, err := newBench(ctx, s, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	rep, err := b.runAll(ctx)
+	if err != nil {
+		return err
+	}
+	md := rep.markdown()
+	fmt.Fprint(stdout, md)
+	if s.out != "" {
+		if err := os.WriteFile(s.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, rep.summary())
+	return nil
+}

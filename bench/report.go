@@ -1,0 +1,223 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type report struct {
+	s         settings
+	machine   string
+	date      string
+	command   string
+	relayNote string
+	fixed     []*cell
+	ladder    []ladderResult
+	paced     []*cell
+	streams   []*cell
+	soak      []soakSample
+	soakRes   *LoadResult
+	relaySTS  int
+	relayReqs int
+	targets   int
+	lambda    lambdaResult
+}
+
+func newReport(b *bench) *report {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	cmd := "go run ./bench"
+	if b.s.quick {
+		cmd += " -quick"
+	}
+	return &report{s: b.s, relayNote: b.relayNote, targets: b.s.targets, command: cmd,
+		machine: fmt.Sprintf("%d CPUs (nproc), %s, %s %s/%s", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH),
+		date:    time.Now().UTC().Format("2006-01-02 15:04 MST")}
+}
+
+// baselineOp is the direct Bedrock call an OpenAI request is compared with.
+func baselineOp(op string) string {
+	switch op {
+	case "OpenAI chat":
+		return "InvokeModel"
+	case "OpenAI chat stream":
+		return "ConverseStream"
+	}
+	return op
+}
+
+func (r *report) find(cells []*cell, sut, op string, rate float64) *cell {
+	for _, c := range cells {
+		if c.sut == sut && c.op == op && c.rate == rate {
+			return c
+		}
+	}
+	return nil
+}
+
+func us(d time.Duration) string {
+	if d == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+func signedUS(d time.Duration) string {
+	return fmt.Sprintf("%+.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+func ratio(a, b time.Duration) string {
+	if a == 0 || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
+}
+
+func (r *report) markdown() string {
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+	p("## Run of %s", r.date)
+	p("")
+	p("- command: `%s`", r.command)
+	p("- machine: %s", r.machine)
+	p("- every server is its own process on 127.0.0.1: sandbox (`bedrock-relay sandbox`), reference proxy and")
+	p("  per-request-AssumeRole proxy (`bench serve-proxy`), relay (`bedrock-relay serve`, %d targets, auth none)", r.targets)
+	if r.relayNote != "" {
+		p("- **relay not measured**: %s", r.relayNote)
+	}
+	p("- latency is from each request's intended send time (open loop) to its last byte; \"+pXX\" is the")
+	p("  system's percentile minus the direct call's at the same rate; CPU is the process's utime+stime")
+	p("  (/proc/PID/stat, 10 ms ticks) over the measured part, divided by the answered requests")
+	p("")
+	p("### Fixed rates, zero model latency (%v per cell, after a %v warm-up)", r.s.cell, r.s.warmup)
+	p("")
+	p("| op | rate/s | system | ok | err+drop | p50 | p99 | p99.9 | +p50 | +p99 | +p99.9 | CPU/req | vs proxy | sandbox CPU/req | AssumeRole |")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, c := range r.fixed {
+		l := &c.res.Latency
+		d := r.find(r.fixed, "direct", baselineOp(c.op), c.rate)
+		px := r.find(r.fixed, "proxy", baselineOp(c.op), c.rate)
+		add := [3]string{"", "", ""}
+		if d != nil && c.sut != "direct" {
+			dl := &d.res.Latency
+			add = [3]string{signedUS(l.Quantile(.5) - dl.Quantile(.5)), signedUS(l.Quantile(.99) - dl.Quantile(.99)), signedUS(l.Quantile(.999) - dl.Quantile(.999))}
+		}
+		vs := ""
+		if px != nil && c.sut != "proxy" && c.sut != "direct" {
+			vs = ratio(c.cpuPerReq(), px.cpuPerReq())
+		}
+		p("| %s | %.0f | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |", c.op, c.rate, c.sut, c.res.OK, c.res.Errors+c.res.Dropped,
+			us(l.Quantile(.5)), us(l.Quantile(.99)), us(l.Quantile(.999)), add[0], add[1], add[2], us(c.cpuPerReq()), vs, us(c.sbCPUPerReq()), c.sts)
+	}
+	if len(r.ladder) > 0 {
+		p("")
+		p("### Highest InvokeModel rate sustained (steps of %v; sustained = no error, no drop, ≥95%% answered, p99 ≤ 100 ms)", r.s.ladderStep)
+		p("")
+		p("| system | highest sustained | p50 | p99 | CPU/req there | next step |")
+		p("|---|---|---|---|---|---|")
+		for _, l := range r.ladder {
+			if l.cell == nil {
+				p("| %s | below %.0f/s | | | | %s |", l.sut, r.s.ladder[0], l.stopped)
+				continue
+			}
+			p("| %s | %.0f/s | %s | %s | %s | %s |", l.sut, l.rate, us(l.cell.res.Latency.Quantile(.5)), us(l.cell.res.Latency.Quantile(.99)), us(l.cell.cpuPerReq()), l.stopped)
+		}
+	}
+	if len(r.paced) > 0 {
+		p("")
+		p("### Realistic pace: ConverseStream, 300 ms to first token, 50 tokens/s, 100 tokens, 100 requests/s")
+		p("")
+		p("| system | ok | err+drop | first byte p50 | p99 | whole stream p50 | p99 | +first byte p50 | +p99 | CPU/req |")
+		p("|---|---|---|---|---|---|---|---|---|---|")
+		d := r.find(r.paced, "direct", "ConverseStream", 100)
+		for _, c := range r.paced {
+			add := [2]string{}
+			if d != nil && c.sut != "direct" {
+				add = [2]string{signedUS(c.res.TTFB.Quantile(.5) - d.res.TTFB.Quantile(.5)), signedUS(c.res.TTFB.Quantile(.99) - d.res.TTFB.Quantile(.99))}
+			}
+			p("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |", c.sut, c.res.OK, c.res.Errors+c.res.Dropped, us(c.res.TTFB.Quantile(.5)), us(c.res.TTFB.Quantile(.99)),
+				ms(c.res.Latency.Quantile(.5)), ms(c.res.Latency.Quantile(.99)), add[0], add[1], us(c.cpuPerReq()))
+		}
+	}
+	if len(r.streams) > 0 {
+		p("")
+		p("### %d concurrent ConverseStreams (500 ms to first token, 40 tokens/s, 200 tokens: ~5.5 s each, all opened within 1 s)", r.s.streams)
+		p("")
+		p("| system | peak in flight | ok | err | RSS before | peak RSS (VmHWM) | goroutines at peak | CPU/stream |")
+		p("|---|---|---|---|---|---|---|---|")
+		for _, c := range r.streams {
+			g := "–"
+			if c.goPeak > 0 {
+				g = fmt.Sprintf("%.0f", c.goPeak)
+			}
+			p("| %s | %d | %d | %d | %.1f MB | %.1f MB | %s | %s |", c.sut, c.res.PeakInFlight, c.res.OK, c.res.Errors, float64(c.baseKB)/1024, float64(c.hwmKB)/1024, g, us(c.cpuPerReq()))
+		}
+	}
+	if len(r.soak) > 0 {
+		p("")
+		p("### Soak: relay, %v at 300/s, InvokeModel and ConverseStream alternating", r.s.soak)
+		p("")
+		p("| t | goroutines | heap in use | RSS |")
+		p("|---|---|---|---|")
+		for _, s := range r.soak {
+			p("| %v | %.0f | %.1f MB | %.1f MB |", s.at, s.goroutines, s.heapBytes/1e6, float64(s.rssKB)/1024)
+		}
+		if r.soakRes != nil {
+			p("")
+			p("Soak: %d answered, %d errors, %d dropped, p50 %s, p99 %s, p99.9 %s. The last row is 2 s after the load ended.", r.soakRes.OK, r.soakRes.Errors, r.soakRes.Dropped,
+				us(r.soakRes.Latency.Quantile(.5)), us(r.soakRes.Latency.Quantile(.99)), us(r.soakRes.Latency.Quantile(.999)))
+		}
+	}
+	if r.relayReqs > 0 {
+		p("")
+		p("### STS")
+		p("")
+		p("Relay: %d AssumeRole calls for %d requests = %.1f per 10,000 requests (%d targets, credentials live 1 h,", r.relaySTS, r.relayReqs, float64(r.relaySTS)*10000/float64(r.relayReqs), r.targets)
+		p("no lifetime elapsed in the run: the expected count is %d).", r.targets)
+		for _, c := range r.fixed {
+			if c.sut == "assume-each" && c.res.OK > 0 {
+				p("Per-request AssumeRole, %s at %.0f/s: %d AssumeRole calls for %d requests = %.0f per 10,000.", c.op, c.rate, c.sts, c.res.OK, float64(c.sts)*10000/float64(c.res.OK))
+			}
+		}
+	}
+	if r.lambda.note != "" || r.lambda.ready > 0 {
+		p("")
+		p("### Lambda")
+		p("")
+		p("%s", r.lambda.markdown())
+	}
+	p("")
+	return w.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// summary is the one-line verdict: relay/proxy CPU per request and added p50/p99 at the highest fixed rate.
+func (r *report) summary() string {
+	if r.relayNote != "" {
+		return "summary: relay not measured (" + r.relayNote + ")"
+	}
+	rate := r.s.rates[len(r.s.rates)-1]
+	var parts []string
+	for _, op := range []string{"InvokeModel", "ConverseStream"} {
+		rl, px, d := r.find(r.fixed, "relay", op, rate), r.find(r.fixed, "proxy", op, rate), r.find(r.fixed, "direct", op, rate)
+		if rl == nil || px == nil || d == nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: relay/proxy CPU/req %s, added p50 %s p99 %s (proxy %s / %s)", op,
+			ratio(rl.cpuPerReq(), px.cpuPerReq()),
+			signedUS(rl.res.Latency.Quantile(.5)-d.res.Latency.Quantile(.5)), signedUS(rl.res.Latency.Quantile(.99)-d.res.Latency.Quantile(.99)),
+			signedUS(px.res.Latency.Quantile(.5)-d.res.Latency.Quantile(.5)), signedUS(px.res.Latency.Quantile(.99)-d.res.Latency.Quantile(.99))))
+	}
+	return fmt.Sprintf("summary @%.0f/s: %s", rate, strings.Join(parts, "; "))
+}
