@@ -1,0 +1,230 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/bedrock-relay/bedrock-relay/router"
+)
+
+// splitModelPath splits an escaped /model/{modelId}/{op} path. The id is unescaped after the split, so an
+// ARN's %2F stays inside it; %3A and a raw ':' both work; an ARN sent with raw slashes works too, since the
+// operation is the last segment.
+func splitModelPath(escaped string) (modelID, op string, ok bool) {
+	rest, found := strings.CutPrefix(escaped, "/model/")
+	if !found {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i <= 0 {
+		return "", "", false
+	}
+	id, err := url.PathUnescape(rest[:i])
+	if err != nil || id == "" || strings.TrimSpace(id) != id {
+		return "", "", false
+	}
+	return id, rest[i+1:], true
+}
+
+// serveModel serves POST /model/{modelId}/{op}: it checks the request, authenticates the caller, checks the
+// key may call the model, routes the request and passes the answer on.
+func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	modelID, op, ok := splitModelPath(r.URL.EscapedPath())
+	spec, known := bedrockOps[op]
+	if !ok || !known {
+		return unknownOperation(r)
+	}
+	x.op, x.asked = op, modelID
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return &Error{Status: http.StatusMethodNotAllowed, Code: "UnknownOperationException",
+			Message: "Bedrock Runtime operations take POST, not " + r.Method + "."}
+	}
+	caller, err := h.Authenticate(r)
+	if err != nil {
+		return err
+	}
+	x.key = caller.Name
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if err := checkJSON(r, body, spec.nativeBody); err != nil {
+		return err
+	}
+	fm, err := h.deps.Router.Resolve(modelID)
+	if err != nil {
+		return err
+	}
+	x.model = fm
+	if !caller.Allows(modelID, fm) {
+		return notAllowed(caller, modelID)
+	}
+	ctx := r.Context()
+	if d := h.deps.Options.RequestTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	res, err := h.deps.Router.Do(ctx, &router.Request{Op: op, Model: modelID, Body: body, Header: r.Header})
+	if err != nil {
+		if r.Context().Err() != nil {
+			return r.Context().Err()
+		}
+		return err
+	}
+	x.noteAttempts(res.Attempts)
+	if res.Stream != nil {
+		return h.writeStream(ctx, w, res, x)
+	}
+	x.usage = res.Usage
+	hdr := w.Header()
+	copyResponseHeaders(hdr, res.Response.Header)
+	setAttemptHeaders(hdr, res.Attempts)
+	hdr.Set("Content-Length", strconv.Itoa(len(res.Body)))
+	w.WriteHeader(res.Response.StatusCode)
+	_, err = w.Write(res.Body)
+	if err != nil && r.Context().Err() != nil {
+		x.status, x.code = statusClientClosed, "ClientClosedRequest"
+	}
+	return nil
+}
+
+// readBody reads the body up to the limit, refusing a larger one before reading it when it says its length.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	max := h.deps.Options.MaxBodyBytes
+	tooLarge := validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", max)
+	if r.ContentLength > max {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge
+	}
+	if err != nil {
+		if r.Context().Err() != nil {
+			return nil, r.Context().Err()
+		}
+		return nil, validationError("The request body could not be read: %v", err)
+	}
+	if len(body) == 0 {
+		return nil, validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must not be null")
+	}
+	return body, nil
+}
+
+// checkJSON refuses a body that is not JSON where Bedrock needs JSON: always for Converse and CountTokens,
+// and for InvokeModel unless the caller says the body is something else (an image model's raw input).
+func checkJSON(r *http.Request, body []byte, native bool) error {
+	if native {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			if mt, _, err := mime.ParseMediaType(ct); err == nil && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+				return nil
+			}
+		}
+	}
+	if !json.Valid(body) {
+		return validationError("The request body is not valid JSON.")
+	}
+	if !native {
+		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+			return validationError("The request body must be a JSON object.")
+		}
+	}
+	return nil
+}
+
+// copyResponseHeaders passes on the upstream headers a caller reads: the content type, the request id and
+// every X-Amzn-Bedrock-* (token counts, invocation latency, a stream's content type, performance and tier).
+func copyResponseHeaders(dst, src http.Header) {
+	for k, v := range src {
+		if k == "Content-Type" || k == "X-Amzn-Requestid" || strings.HasPrefix(k, "X-Amzn-Bedrock-") {
+			dst[k] = v
+		}
+	}
+}
+
+// writeStream passes the event-stream frames on as they come, flushing each, until the stream ends, the
+// caller goes away or the deadline passes. The stream is always closed (which settles its budget).
+func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, res *router.Result, x *exchange) error {
+	s := res.Stream
+	defer func() {
+		s.Close()
+		x.usage = s.Usage()
+	}()
+	hdr := w.Header()
+	copyResponseHeaders(hdr, s.Header())
+	if hdr.Get("Content-Type") == "" {
+		hdr.Set("Content-Type", "application/vnd.amazon.eventstream")
+	}
+	setAttemptHeaders(hdr, res.Attempts)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	for {
+		if ctx.Err() != nil {
+			x.status, x.code = statusClientClosed, "ClientClosedRequest"
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// The caller is still there: tell it the stream was cut, as Bedrock would.
+				x.status, x.code = http.StatusOK, "ModelTimeoutException"
+				w.Write(router.ExceptionFrame("modelTimeoutException", "The relay's request timeout passed before the stream ended."))
+			}
+			return nil
+		}
+		frame, err := s.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			x.code = "ModelStreamErrorException"
+			w.Write(router.ExceptionFrame("modelStreamErrorException", "The upstream stream failed."))
+			return nil
+		}
+		code := exceptionCode(frame)
+		if _, err := w.Write(frame); err != nil {
+			x.status, x.code = statusClientClosed, "ClientClosedRequest"
+			return nil
+		}
+		_ = rc.Flush()
+		if code != "" {
+			// An exception ends a stream; the caller may hang up as soon as it has read it.
+			x.code = code
+			return nil
+		}
+	}
+}
+
+// exceptionCode is the error code of an exception frame ("" for an event), read from its headers only.
+func exceptionCode(frame []byte) string {
+	if len(frame) < 16 {
+		return ""
+	}
+	hlen := binary.BigEndian.Uint32(frame[4:8])
+	if int64(hlen) > int64(len(frame)-16) || !bytes.Contains(frame[12:12+hlen], []byte(":exception-type")) {
+		return ""
+	}
+	msg, err := eventstream.NewDecoder().Decode(bytes.NewReader(frame), nil)
+	if err != nil {
+		return ""
+	}
+	v := msg.Headers.Get(":exception-type")
+	if v == nil {
+		return ""
+	}
+	code := v.String()
+	if code == "" {
+		return ""
+	}
+	return strings.ToUpper(code[:1]) + code[1:]
+}
