@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/setup"
+)
+
+func init() {
+	register(command{name: "template", synopsis: "write CloudFormation or Terraform for both accounts of a relay config", run: runTemplate})
+}
+
+const templateSynopsis = "template cloudformation|terraform --config relay.yaml (--caller-role-arn ARN | --caller-account ID [--caller-role-name NAME]) [--function-url] [--arch arm64|x86_64] [--out DIR]"
+
+func runTemplate(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || (args[0] != "cloudformation" && args[0] != "terraform") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintf(e.stderr, "usage: bedrock-relay %s\n", templateSynopsis)
+			return nil
+		}
+		fmt.Fprintf(e.stderr, "usage: bedrock-relay %s\n", templateSynopsis)
+		return errUsage
+	}
+	kind := args[0]
+	fs := newFlags(e, "template "+kind, templateSynopsis)
+	cfgPath := fs.String("config", "", "relay config whose targets to deploy (required)")
+	callerARN := fs.String("caller-role-arn", "", "the caller's Lambda execution role, as an ARN")
+	callerAcct := fs.String("caller-account", "", "the caller account (12 digits), with --caller-role-name")
+	callerName := fs.String("caller-role-name", "bedrock-relay-lambda", "name of the caller's Lambda execution role, with --caller-account")
+	functionURL := fs.Bool("function-url", false, "add a Function URL (AuthType AWS_IAM, InvokeMode RESPONSE_STREAM)")
+	arch := fs.String("arch", "arm64", "Lambda architecture: arm64 or x86_64")
+	function := fs.String("function-name", "bedrock-relay", "Lambda function name")
+	noFunction := fs.Bool("no-function", false, "caller side without the Lambda function: the execution role and its policies only")
+	stream := fs.Bool("stream", true, "also allow bedrock:InvokeModelWithResponseStream (the relay streams)")
+	out := fs.String("out", "", "write files into this directory (CloudFormation: one template per account; Terraform: main.tf) instead of stdout")
+	if err := fs.parse(args[1:]); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fmt.Fprintf(e.stderr, "bedrock-relay template: --config is required\n\nusage: bedrock-relay %s\n", templateSynopsis)
+		return errUsage
+	}
+	caller := *callerARN
+	if caller == "" {
+		if *callerAcct == "" {
+			fmt.Fprintf(e.stderr, "bedrock-relay template: name the caller role: --caller-role-arn ARN, or --caller-account ID [--caller-role-name NAME]\n")
+			return errUsage
+		}
+		caller = "arn:aws:iam::" + *callerAcct + ":role/" + *callerName
+	}
+	cfg, err := config.Load(*cfgPath, e.getenv)
+	if err != nil {
+		return err
+	}
+	plan, err := setup.New(setup.Options{CallerRoleARN: caller, Targets: setup.TargetsFromConfig(cfg), Stream: *stream})
+	if err != nil {
+		return err
+	}
+	if n := len(cfg.Targets); !*noFunction && (n > 1 || len(cfg.Targets[0].Models) > 1) {
+		fmt.Fprintf(e.stderr, "note: the Lambda function's environment names one target and model (the config's first: %s, %s); the roles and policies cover all of them.\n",
+			plan.Lambda.TargetRoleARN, plan.Lambda.ModelID)
+	}
+	opts := setup.TemplateOptions{FunctionName: *function, Arch: *arch, FunctionURL: *functionURL, NoFunction: *noFunction}
+
+	if kind == "terraform" {
+		body, err := setup.Terraform(plan, opts)
+		if err != nil {
+			return err
+		}
+		if *out == "" {
+			_, err = e.stdout.Write(body)
+			return err
+		}
+		return writeTemplateFiles(e, *out, []setup.File{{Name: "main.tf", Body: body}})
+	}
+	files, err := setup.CloudFormation(plan, opts)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		for i, f := range files {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			fmt.Fprintf(e.stdout, "--- # %s: account %s, stack %s\n", f.Name, f.Account, f.Stack)
+			if _, err := e.stdout.Write(f.Body); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := writeTemplateFiles(e, *out, files); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\nDeploy the caller's stack first (the Bedrock account roles' trust policies name its role), each with that account's credentials:")
+	for _, f := range files {
+		params := ""
+		if strings.HasPrefix(f.Name, "caller-") && !*noFunction {
+			params = " --parameter-overrides CodeS3Bucket=YOUR_BUCKET CodeS3Key=bedrock-relay-lambda.zip"
+		}
+		fmt.Fprintf(e.stdout, "  # account %s\n  aws cloudformation deploy --template-file %s --stack-name %s --capabilities CAPABILITY_NAMED_IAM%s\n",
+			f.Account, filepath.Join(*out, f.Name), f.Stack, params)
+	}
+	return nil
+}
+
+func writeTemplateFiles(e *env, dir string, files []setup.File) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, f.Name)
+		if err := os.WriteFile(path, f.Body, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wrote %s\n", path)
+	}
+	return nil
+}
