@@ -96,3 +96,19 @@ func (l Load) Run(ctx context.Context) *LoadResult {
 
 // Clean says the run had no errors and no drops.
 func (r *LoadResult) Clean() bool { return r.Errors == 0 && r.Dropped == 0 }
+
+// merge adds o to r, as if both had been one run.
+func (r *LoadResult) merge(o *LoadResult) {
+	r.Latency.Merge(&o.Latency)
+	r.TTFB.Merge(&o.TTFB)
+	r.OK += o.OK
+	r.Errors += o.Errors
+	r.Dropped += o.Dropped
+	r.Sent += o.Sent
+	r.PeakInFlight = max(r.PeakInFlight, o.PeakInFlight)
+	r.Achieved = (r.Achieved*r.Elapsed.Seconds() + o.Achieved*o.Elapsed.Seconds()) / (r.Elapsed + o.Elapsed).Seconds()
+	r.Elapsed += o.Elapsed
+	if r.FirstErr == "" {
+		r.FirstErr = o.FirstErr
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -40,7 +41,8 @@ type settings struct {
 	quick      bool
 	out        string
 	rates      []float64     // fixed rates for the latency table
-	cell       time.Duration // how long each fixed-rate cell runs
+	cell       time.Duration // how long each fixed-rate cell runs, per round
+	rounds     int           // fixed-rate rounds, systems taking turns
 	warmup     time.Duration
 	ladder     []float64 // rates tried for the highest sustained rate
 	ladderStep time.Duration
@@ -56,15 +58,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quick := fs.Bool("quick", false, "a reduced run in under a minute")
 	out := fs.String("out", "", "also write the markdown report to this file")
 	soak := fs.Duration("soak", 2*time.Minute, "soak length (full run)")
-	cell := fs.Duration("cell", 10*time.Second, "length of each fixed-rate measurement (full run)")
+	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s := settings{quick: *quick, out: *out, rates: []float64{200, 1000}, cell: *cell, warmup: time.Second,
+	// The load generator shares the machine with what it measures: collect its garbage less often.
+	debug.SetGCPercent(400)
+	s := settings{quick: *quick, out: *out, rates: []float64{200, 1000}, cell: *cell, rounds: 3, warmup: time.Second,
 		ladder: []float64{1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000}, ladderStep: 5 * time.Second,
 		soak: *soak, streams: 1000, targets: 2, words: 50}
 	if s.quick {
-		s.rates, s.cell, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 4*time.Second, 500*time.Millisecond, nil, 0, 0
+		s.rates, s.cell, s.rounds, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 2*time.Second, 2, 300*time.Millisecond, nil, 0, 0
 	}
 	b, err := newBench(ctx, s, stderr)
 	if err != nil {

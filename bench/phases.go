@@ -18,11 +18,23 @@ type cell struct {
 	res     *LoadResult
 	cpu     time.Duration // the system's own process CPU during the measured part (0: no process)
 	sbCPU   time.Duration // the sandbox's
+	genCPU  time.Duration // the load generator's (this process)
 	sts     int           // AssumeRole calls during the measured part
 	hwmKB   int64         // peak RSS (streams phase)
 	baseKB  int64         // RSS before the streams
 	goPeak  float64       // relay goroutines while the streams were open
+	load    []float64     // 1-minute load average of the machine after each round
 	comment string
+}
+
+// merge adds another round of the same load to c.
+func (c *cell) merge(o *cell) {
+	c.res.merge(o.res)
+	c.cpu += o.cpu
+	c.sbCPU += o.sbCPU
+	c.genCPU += o.genCPU
+	c.sts += o.sts
+	c.load = append(c.load, o.load...)
 }
 
 func (c *cell) cpuPerReq() time.Duration {
@@ -55,8 +67,10 @@ func (b *bench) measure(ctx context.Context, phase string, s *sut, o op, rate fl
 	c := &cell{phase: phase, sut: s.name, op: o.name, rate: rate}
 	cpu0, _ := cpuTime(s.pid)
 	sb0, _ := cpuTime(b.sb.pid())
+	gen0 := selfCPU()
 	sts0 := b.stsCalls(ctx)
 	c.res = load.Run(ctx)
+	c.genCPU = selfCPU() - gen0
 	if s.pid > 0 {
 		cpu1, _ := cpuTime(s.pid)
 		c.cpu = cpu1 - cpu0
@@ -66,9 +80,10 @@ func (b *bench) measure(ctx context.Context, phase string, s *sut, o op, rate fl
 	sts1 := b.stsCalls(ctx)
 	c.sts = sts1 - sts0
 	b.countRelay(s, c.res, sts1-stsWarm)
-	b.logf("%-8s %-12s %-19s %5.0f/s  ok %6d err %d drop %d  p50 %-9v p99 %-9v p99.9 %-9v cpu/req %v  sts %d%s",
+	c.load = []float64{loadAvg()}
+	b.logf("%-8s %-12s %-19s %5.0f/s  ok %6d err %d drop %d  p50 %-9v p99 %-9v p99.9 %-9v cpu/req %v sandbox %v generator %v  sts %d%s",
 		phase, s.name, o.name, rate, c.res.OK, c.res.Errors, c.res.Dropped, c.res.Latency.Quantile(.5), c.res.Latency.Quantile(.99),
-		c.res.Latency.Quantile(.999), c.cpuPerReq(), c.sts, firstErr(c.res))
+		c.res.Latency.Quantile(.999), c.cpuPerReq(), c.sbCPUPerReq(), c.genCPU/time.Duration(max(1, c.res.OK)), c.sts, firstErr(c.res))
 	return c
 }
 
@@ -101,22 +116,32 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 
 	// Fixed rates, zero model latency: what each system adds. Systems are interleaved at every rate so that
 	// a slow minute on the shared machine hits all of them alike.
-	b.logf("fixed rates, zero model latency")
+	// Each cell runs in rounds, the systems taking turns, and the rounds are pooled.
+	b.logf("fixed rates, zero model latency: %d rounds of %v per system", b.s.rounds, b.s.cell)
 	for _, rate := range b.s.rates {
 		for _, name := range opNames {
 			o := zero[name]
-			for _, s := range systems {
-				if o.openai && s != b.relay {
-					continue
+			var row []*cell
+			all := append(append([]*sut{}, systems...), b.assume)
+			for round := 0; round < b.s.rounds; round++ {
+				i := 0
+				for _, s := range all {
+					if (o.openai && s != b.relay) || (s == b.assume && o.openai) || (s == b.assume && name == "ConverseStream" && b.s.quick) {
+						continue
+					}
+					c := b.measure(ctx, "fixed", s, o, rate, b.s.cell, 4000)
+					if round == 0 {
+						row = append(row, c)
+					} else {
+						row[i].merge(c)
+					}
+					i++
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
 				}
-				rep.fixed = append(rep.fixed, b.measure(ctx, "fixed", s, o, rate, b.s.cell, 4000))
 			}
-			if name == "InvokeModel" || (name == "ConverseStream" && !b.s.quick) {
-				rep.fixed = append(rep.fixed, b.measure(ctx, "fixed", b.assume, o, rate, b.s.cell, 4000))
-			}
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
+			rep.fixed = append(rep.fixed, row...)
 		}
 	}
 

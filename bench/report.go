@@ -97,12 +97,13 @@ func (r *report) markdown() string {
 	}
 	p("- latency is from each request's intended send time (open loop) to its last byte; \"+pXX\" is the")
 	p("  system's percentile minus the direct call's at the same rate; CPU is the process's utime+stime")
-	p("  (/proc/PID/stat, 10 ms ticks) over the measured part, divided by the answered requests")
+	p("  (/proc/PID/stat, 10 ms ticks) over the measured part, divided by the answered requests; \"load avg\" is")
+	p("  the machine's 1-minute load average after each round (2 CPUs: above 2, other work was competing)")
 	p("")
-	p("### Fixed rates, zero model latency (%v per cell, after a %v warm-up)", r.s.cell, r.s.warmup)
+	p("### Fixed rates, zero model latency (%d rounds × %v per system, systems taking turns, each after a %v warm-up; rounds pooled)", r.s.rounds, r.s.cell, r.s.warmup)
 	p("")
-	p("| op | rate/s | system | ok | err+drop | p50 | p99 | p99.9 | +p50 | +p99 | +p99.9 | CPU/req | vs proxy | sandbox CPU/req | AssumeRole |")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	p("| op | rate/s | system | ok | err+drop | p50 | p99 | p99.9 | +p50 | +p99 | +p99.9 | CPU/req | vs proxy | sandbox CPU/req | AssumeRole | load avg |")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, c := range r.fixed {
 		l := &c.res.Latency
 		d := r.find(r.fixed, "direct", baselineOp(c.op), c.rate)
@@ -116,8 +117,8 @@ func (r *report) markdown() string {
 		if px != nil && c.sut != "proxy" && c.sut != "direct" {
 			vs = ratio(c.cpuPerReq(), px.cpuPerReq())
 		}
-		p("| %s | %.0f | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |", c.op, c.rate, c.sut, c.res.OK, c.res.Errors+c.res.Dropped,
-			us(l.Quantile(.5)), us(l.Quantile(.99)), us(l.Quantile(.999)), add[0], add[1], add[2], us(c.cpuPerReq()), vs, us(c.sbCPUPerReq()), c.sts)
+		p("| %s | %.0f | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |", c.op, c.rate, c.sut, c.res.OK, c.res.Errors+c.res.Dropped,
+			us(l.Quantile(.5)), us(l.Quantile(.99)), us(l.Quantile(.999)), add[0], add[1], add[2], us(c.cpuPerReq()), vs, us(c.sbCPUPerReq()), c.sts, loadRange(c.load))
 	}
 	if len(r.ladder) > 0 {
 		p("")
@@ -198,6 +199,20 @@ func (r *report) markdown() string {
 	}
 	p("")
 	return w.String()
+}
+
+func loadRange(l []float64) string {
+	if len(l) == 0 {
+		return ""
+	}
+	lo, hi := l[0], l[0]
+	for _, v := range l {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if lo == hi {
+		return fmt.Sprintf("%.1f", lo)
+	}
+	return fmt.Sprintf("%.1f–%.1f", lo, hi)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
