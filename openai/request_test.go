@@ -48,9 +48,9 @@ func TestParseRequestMapsToConverse(t *testing.T) {
 			want: `{"messages":[{"role":"user","content":[{"image":{"format":"jpeg","source":{"bytes":"YWJj"}}},{"image":{"format":"webp","source":{"bytes":"YWI="}}}]}]}`,
 		},
 		{
-			name: "inference parameters; max_completion_tokens wins over max_tokens",
-			body: `{"model":"m","max_tokens":10,"max_completion_tokens":20,"temperature":0.5,"top_p":0.9,"stop":["END","","STOP"],"n":1,"messages":[{"role":"user","content":"hi"}]}`,
-			want: `{"inferenceConfig":{"maxTokens":20,"temperature":0.5,"topP":0.9,"stopSequences":["END","STOP"]},"messages":[{"role":"user","content":[{"text":"hi"}]}]}`,
+			name:      "inference parameters; max_completion_tokens wins over max_tokens",
+			body:      `{"model":"m","max_tokens":10,"max_completion_tokens":20,"temperature":0.5,"top_p":0.9,"stop":["END","","STOP"],"n":1,"messages":[{"role":"user","content":"hi"}]}`,
+			want:      `{"inferenceConfig":{"maxTokens":20,"temperature":0.5,"topP":0.9,"stopSequences":["END","STOP"]},"messages":[{"role":"user","content":[{"text":"hi"}]}]}`,
 			maxTokens: 20,
 		},
 		{
