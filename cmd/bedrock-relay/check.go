@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bedrock-relay/bedrock-relay/check"
+	"github.com/bedrock-relay/bedrock-relay/config"
+)
+
+func init() {
+	register(command{name: "check", synopsis: "check a cross-account setup step by step and diagnose what fails", run: runCheck})
+}
+
+const checkSynopsis = "check [--config relay.yaml | --role-arn ARN --model ID --region R [--external-id X]] [--skip-invoke] [--invocations N] [--json]"
+
+func runCheck(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "check", checkSynopsis)
+	cfgPath := fs.String("config", "", "relay config: check every target and model in it")
+	roleARN := fs.String("role-arn", e.getenv("TARGET_ROLE_ARN"), "the Bedrock account role to assume (default $TARGET_ROLE_ARN)")
+	model := fs.String("model", e.getenv("MODEL_ID"), "the model or inference profile id to call (default $MODEL_ID)")
+	region := fs.String("region", e.getenv("BEDROCK_REGION"), "the Bedrock region (default $BEDROCK_REGION)")
+	externalID := fs.String("external-id", e.getenv("EXTERNAL_ID"), "the external id to pass to AssumeRole (default $EXTERNAL_ID)")
+	skipInvoke := fs.Bool("skip-invoke", false, "do not invoke the model (model access and the model's IAM are then not checked)")
+	invocations := fs.Int("invocations", 0, "calls per model (default: one per destination region of the profile)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+
+	var (
+		targets   []check.Target
+		endpoint  string
+		srcRegion string
+	)
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath, e.getenv)
+		if err != nil {
+			return err
+		}
+		if len(cfg.Targets) == 0 {
+			return fmt.Errorf("check: %s has no targets", *cfgPath)
+		}
+		for _, t := range cfg.Targets {
+			targets = append(targets, check.Target{Name: t.Name, RoleARN: t.RoleARN, ExternalID: t.ExternalID, Region: t.Region, Models: t.Models})
+		}
+		endpoint, srcRegion = cfg.Source.Endpoint, cfg.Source.Region
+	} else {
+		var missing []string
+		for _, f := range []struct{ v, flag, env string }{{*roleARN, "--role-arn", "TARGET_ROLE_ARN"}, {*model, "--model", "MODEL_ID"}, {*region, "--region", "BEDROCK_REGION"}} {
+			if f.v == "" {
+				missing = append(missing, f.flag+" (or $"+f.env+")")
+			}
+		}
+		if len(missing) > 0 {
+			fmt.Fprintf(e.stderr, "bedrock-relay check: pass --config, or %v\n\nusage: bedrock-relay %s\n", missing, checkSynopsis)
+			return errUsage
+		}
+		name := *region
+		if acct, err := config.AccountOf(*roleARN); err == nil {
+			name = acct + "-" + *region
+		}
+		targets = []check.Target{{Name: name, RoleARN: *roleARN, ExternalID: *externalID, Region: *region, Models: []string{*model}}}
+	}
+
+	awsCfg, err := check.AWSConfig(ctx, e.getenv, endpoint)
+	if err != nil {
+		return fmt.Errorf("check: AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = srcRegion
+	}
+	rep := check.Run(ctx, targets, check.Options{AWS: awsCfg, SkipInvoke: *skipInvoke, Invocations: *invocations})
+	if *asJSON {
+		err = rep.WriteJSON(e.stdout)
+	} else {
+		err = rep.WriteText(e.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if n := rep.Failed(); n > 0 {
+		return fmt.Errorf("check: %d step(s) failed; see the diagnoses above", n)
+	}
+	return nil
+}
