@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bedrock-relay/bedrock-relay/sandbox"
+)
+
+const seedEvent = `{"prompt": "クロスアカウントでのBedrock呼び出しテストです"}`
+
+// lockedBuffer collects the emulator's output (the function's logs) while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// rie runs the packaged bootstrap under the Lambda Runtime Interface Emulator, pointed at a sandbox.
+type rie struct {
+	sb   *sandbox.Sandbox
+	url  string
+	logs *lockedBuffer
+}
+
+func startRIE(t *testing.T) *rie {
+	t.Helper()
+	if runtime.GOOS != "linux" || lambdaArch[runtime.GOARCH] == "" {
+		t.Skipf("the Lambda emulator runs linux/amd64 or linux/arm64 bootstraps; this is %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	emulator := needTool(t, "aws-lambda-rie", "run .ci/install-rie")
+	dist := buildZips(t)
+	bootstrap := extractBootstrap(t, filepath.Join(dist, "bedrock-relay-lambda-"+lambdaArch[runtime.GOARCH]+".zip"), t.TempDir())
+
+	sb, err := sandbox.New(sandbox.DefaultScenario())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sb)
+	t.Cleanup(ts.Close)
+	creds := sb.CallerCredentials()
+
+	addr, apiAddr := freePort(t), freePort(t)
+	cmd := exec.Command(emulator, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	// Only what Lambda would give the function, plus the sandbox endpoint: nothing of the developer's own AWS
+	// setup leaks in. The bearer token must be ignored: the function signs as the assumed role.
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + t.TempDir(),
+		"AWS_REGION=" + sandbox.SeedRegion,
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN=" + creds.SessionToken,
+		"AWS_ENDPOINT_URL=" + ts.URL,
+		"AWS_MAX_ATTEMPTS=1", // answer a throttle at once instead of backing off
+		"AWS_BEARER_TOKEN_BEDROCK=ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+		"TARGET_ROLE_ARN=" + sandbox.TargetRoleARN(sandbox.SmallAccount),
+	}
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() || testing.Verbose() {
+			t.Logf("emulator and function output:\n%s", logs)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator did not listen on %s: %v\n%s", addr, err, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &rie{sb: sb, url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs}
+}
+
+type lambdaAnswer struct {
+	StatusCode int    `json:"statusCode"`
+	Body       string `json:"body"`
+}
+
+// invoke makes one invocation (the emulator takes one at a time).
+func (r *rie) invoke(t *testing.T, event string) (lambdaAnswer, map[string]any) {
+	t.Helper()
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Post(r.url, "application/json", strings.NewReader(event))
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("emulator answered HTTP %d: %s", resp.StatusCode, raw)
+	}
+	var a lambdaAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("function answer %s: %v", raw, err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(a.Body), &body); err != nil {
+		t.Fatalf("answer body %q is not JSON: %v", a.Body, err)
+	}
+	return a, body
+}
+
+// TestUnderLambdaEmulator runs the seed's scenario against the packaged function: the seed's event and answer,
+// its log milestones, the seed account's 2-requests-per-minute quota answered as 429, and warm invocations
+// sharing one AssumeRole.
+func TestUnderLambdaEmulator(t *testing.T) {
+	r := startRIE(t)
+
+	a, body := r.invoke(t, seedEvent)
+	if a.StatusCode != 200 {
+		t.Fatalf("statusCode = %d, want 200; body %s", a.StatusCode, a.Body)
+	}
+	for k, want := range map[string]string{
+		"message":         "Cross-account Bedrock access successful",
+		"lambda_account":  sandbox.CallerAccount,
+		"bedrock_account": sandbox.SmallAccount,
+		"model_id":        sandbox.SeedProfile,
+		"region":          sandbox.SeedRegion,
+	} {
+		if body[k] != want {
+			t.Errorf("body[%q] = %v, want %q", k, body[k], want)
+		}
+	}
+	if resp, _ := body["response"].(string); !strings.Contains(resp, "クロスアカウントでのBedrock呼び出しテストです") {
+		t.Errorf("response = %q, want the model's reply to the seed prompt", resp)
+	}
+	if !strings.Contains(a.Body, "クロスアカウント") || strings.Contains(a.Body, `\u`) {
+		t.Errorf("body %q: want non-ASCII text unescaped, as the seed's ensure_ascii=False", a.Body)
+	}
+
+	// The seed account allows 2 requests a minute: the second passes, the third is throttled.
+	if a, _ := r.invoke(t, seedEvent); a.StatusCode != 200 {
+		t.Fatalf("second invocation: statusCode %d, body %s", a.StatusCode, a.Body)
+	}
+	a, body = r.invoke(t, seedEvent)
+	if a.StatusCode != 429 {
+		t.Fatalf("third invocation within a minute: statusCode %d, want 429; body %s", a.StatusCode, a.Body)
+	}
+	e, _ := body["error"].(map[string]any)
+	if e["code"] != "ThrottlingException" || !strings.Contains(fmt.Sprint(e["hint"]), "pooling") {
+		t.Errorf("throttled answer error = %v, want ThrottlingException with a hint about quotas and pooling", e)
+	}
+
+	// Warm invocations: with room in the quota, many more calls reuse the credentials assumed at init.
+	r.sb.SetQuota(sandbox.SmallAccount, sandbox.SeedProfile, sandbox.Quota{RequestsPerMinute: 1000, TokensPerMinute: 10_000_000})
+	for i := range 8 {
+		if a, _ := r.invoke(t, seedEvent); a.StatusCode != 200 {
+			t.Fatalf("warm invocation %d: statusCode %d, body %s", i, a.StatusCode, a.Body)
+		}
+	}
+	st := r.sb.Stats()
+	if n := st.STSCalls("AssumeRole"); n != 1 {
+		t.Errorf("AssumeRole calls = %d over 11 invocations, want 1", n)
+	}
+	if n := st.STSCalls("GetCallerIdentity"); n != 1 {
+		t.Errorf("GetCallerIdentity calls = %d over 11 invocations, want 1", n)
+	}
+	if n := st.BedrockCalls(sandbox.SmallAccount, "ok"); n != 10 {
+		t.Errorf("ok Bedrock calls = %d, want 10", n)
+	}
+	for _, c := range r.sb.Calls() {
+		if c.Service == "bedrock" && !strings.Contains(c.Principal, "assumed-role/BedrockAccessRole/lambda-bedrock-cross-account") {
+			t.Errorf("Bedrock %s made as %q, want the assumed role's session (SigV4, not the bearer token)", c.Operation, c.Principal)
+		}
+	}
+
+	logs := r.logs.String()
+	for _, want := range []string{`"msg":"lambda account"`, `"msg":"assuming role"`, `"target_account":"222222222222"`,
+		`"msg":"role assumed 111111111111 -> 222222222222"`, `"msg":"invoking bedrock"`, `"msg":"bedrock invocation succeeded"`,
+		`"input_tokens":`, `"aws_request_id":`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("function logs lack %s", want)
+		}
+	}
+	creds := r.sb.CallerCredentials()
+	for _, secret := range []string{creds.SecretAccessKey, creds.SessionToken, "クロスアカウント"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("function logs contain a secret or the prompt (%.8s...)", secret)
+		}
+	}
+}
