@@ -210,7 +210,7 @@ func TestBearerAPIKey(t *testing.T) {
 	}
 	ts := httptest.NewTLSServer(sb)
 	t.Cleanup(ts.Close)
-	rec := &headerRecorder{base: ts.Client()}
+	rec := &headerRecorder{base: sandbox.SDKHTTPClient(ts.Client())}
 	ctx := context.Background()
 
 	client := func(t *testing.T, token string) *bedrockruntime.Client {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,7 +28,7 @@ func bedrockEnv(t *testing.T) (*env, *bedrockruntime.Client, *headerRecorder) {
 	role := sandbox.TargetRoleARN(sandbox.SmallAccount)
 	e.allowAllBedrock(t, role)
 	e.sb.SetQuota(sandbox.SmallAccount, sandbox.SeedProfile, sandbox.Quota{})
-	rec := &headerRecorder{base: http.DefaultClient}
+	rec := &headerRecorder{base: sandbox.SDKHTTPClient(nil)}
 	cfg := e.session(t, role)
 	cfg.HTTPClient = rec
 	c := bedrockruntime.NewFromConfig(cfg)

@@ -45,6 +45,7 @@ func sdkConfig(url string, creds aws.CredentialsProvider) aws.Config {
 		BaseEndpoint: aws.String(url),
 		// No SDK retries: the tests look at what the service answered.
 		RetryMaxAttempts: 1,
+		HTTPClient:       sandbox.SDKHTTPClient(nil),
 	}
 }
 
