@@ -42,7 +42,8 @@ type bench struct {
 	relayAdmin                   string
 	relayNote                    string // why the relay was not measured, if it was not
 	openai                       bool   // the relay serves /v1/chat/completions
-	relayReqs, relaySTS          int    // every request sent to the relay, and the AssumeRole calls meanwhile
+	openaiNote                   string
+	relayReqs, relaySTS          int // every request sent to the relay, and the AssumeRole calls meanwhile
 }
 
 func newBench(ctx context.Context, s settings, log io.Writer) (_ *bench, err error) {
@@ -164,7 +165,8 @@ func (b *bench) startRelay(ctx context.Context) error {
 		resp.Body.Close()
 		b.openai = resp.StatusCode == 200
 		if !b.openai {
-			b.logf("relay: POST /v1/chat/completions answered %d; the OpenAI rows are left out", resp.StatusCode)
+			b.openaiNote = fmt.Sprintf("POST /v1/chat/completions answered HTTP %d: the OpenAI rows are left out", resp.StatusCode)
+			b.logf("relay: %s", b.openaiNote)
 		}
 	}
 	return nil

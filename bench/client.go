@@ -69,7 +69,7 @@ type signed struct {
 }
 
 func (p *presigner) headers(req *http.Request, body []byte) (http.Header, error) {
-	key := req.URL.String()
+	key := req.URL.String() + "\x00" + string(body)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s, ok := p.cache[key]; ok && time.Since(s.at) < time.Minute {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -49,6 +50,8 @@ type settings struct {
 	soak       time.Duration
 	streams    int // concurrent streams for the memory test
 	targets    int // relay targets (sandbox accounts) to pool
+	lambdaPkg  string
+	phases     map[string]bool
 	words      int // answer tokens at zero model latency
 }
 
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "also write the markdown report to this file")
 	soak := fs.Duration("soak", 2*time.Minute, "soak length (full run)")
 	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
+	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
+	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s := settings{quick: *quick, out: *out, rates: []float64{200, 1000}, cell: *cell, rounds: 3, warmup: time.Second,
 		ladder: []float64{1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000}, ladderStep: 5 * time.Second,
 		soak: *soak, streams: 1000, targets: 2, words: 50}
+	s.lambdaPkg, s.phases = *lambdaPkg, map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		s.phases[strings.TrimSpace(p)] = true
+	}
 	if s.quick {
 		s.rates, s.cell, s.rounds, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 2*time.Second, 2, 300*time.Millisecond, nil, 0, 0
 	}

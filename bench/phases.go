@@ -119,6 +119,9 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	// Each cell runs in rounds, the systems taking turns, and the rounds are pooled.
 	b.logf("fixed rates, zero model latency: %d rounds of %v per system", b.s.rounds, b.s.cell)
 	for _, rate := range b.s.rates {
+		if !b.s.phases["fixed"] {
+			break
+		}
 		for _, name := range opNames {
 			o := zero[name]
 			var row []*cell
@@ -147,7 +150,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 
 	// The highest rate each system sustains without errors.
 	for _, s := range systems {
-		if len(b.s.ladder) == 0 {
+		if len(b.s.ladder) == 0 || !b.s.phases["ladder"] {
 			break
 		}
 		b.logf("highest sustained rate: %s", s.name)
@@ -169,7 +172,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 		rep.ladder = append(rep.ladder, best)
 	}
 
-	if b.relay != nil && b.s.soak > 0 {
+	if b.relay != nil && b.s.soak > 0 && b.s.phases["soak"] {
 		if err := b.soak(ctx, rep, zero); err != nil {
 			return nil, err
 		}
@@ -183,9 +186,11 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 		}
 		b.logf("realistic pace: 300 ms to first token, 50 tokens/s, 100-token answers")
 		for _, s := range systems {
-			rep.paced = append(rep.paced, b.measure(ctx, "paced", s, paced["ConverseStream"], 100, b.s.cell, 4000))
+			if b.s.phases["paced"] {
+				rep.paced = append(rep.paced, b.measure(ctx, "paced", s, paced["ConverseStream"], 100, 2*b.s.cell, 4000))
+			}
 		}
-		if b.s.streams > 0 {
+		if b.s.streams > 0 && b.s.phases["streams"] {
 			if err := b.manyStreams(ctx, rep); err != nil {
 				return nil, err
 			}
@@ -195,7 +200,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 		}
 	}
 	rep.relaySTS, rep.relayReqs = b.relaySTS, b.relayReqs
-	if b.relay != nil {
+	if b.s.phases["lambda"] {
 		rep.lambda = b.measureLambda(ctx)
 	}
 	return rep, nil

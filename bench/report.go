@@ -9,21 +9,22 @@ import (
 )
 
 type report struct {
-	s         settings
-	machine   string
-	date      string
-	command   string
-	relayNote string
-	fixed     []*cell
-	ladder    []ladderResult
-	paced     []*cell
-	streams   []*cell
-	soak      []soakSample
-	soakRes   *LoadResult
-	relaySTS  int
-	relayReqs int
-	targets   int
-	lambda    lambdaResult
+	s          settings
+	machine    string
+	date       string
+	command    string
+	relayNote  string
+	openaiNote string
+	fixed      []*cell
+	ladder     []ladderResult
+	paced      []*cell
+	streams    []*cell
+	soak       []soakSample
+	soakRes    *LoadResult
+	relaySTS   int
+	relayReqs  int
+	targets    int
+	lambda     lambdaResult
 }
 
 func newReport(b *bench) *report {
@@ -40,7 +41,7 @@ func newReport(b *bench) *report {
 	if b.s.quick {
 		cmd += " -quick"
 	}
-	return &report{s: b.s, relayNote: b.relayNote, targets: b.s.targets, command: cmd,
+	return &report{s: b.s, relayNote: b.relayNote, openaiNote: b.openaiNote, targets: b.s.targets, command: cmd,
 		machine: fmt.Sprintf("%d CPUs (nproc), %s, %s %s/%s", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH),
 		date:    time.Now().UTC().Format("2006-01-02 15:04 MST")}
 }
@@ -95,10 +96,22 @@ func (r *report) markdown() string {
 	if r.relayNote != "" {
 		p("- **relay not measured**: %s", r.relayNote)
 	}
+	if r.openaiNote != "" {
+		p("- OpenAI API not measured: %s", r.openaiNote)
+	}
 	p("- latency is from each request's intended send time (open loop) to its last byte; \"+pXX\" is the")
 	p("  system's percentile minus the direct call's at the same rate; CPU is the process's utime+stime")
 	p("  (/proc/PID/stat, 10 ms ticks) over the measured part, divided by the answered requests; \"load avg\" is")
 	p("  the machine's 1-minute load average after each round (2 CPUs: above 2, other work was competing)")
+	if len(r.fixed) > 0 {
+		r.fixedTable(p)
+	}
+	r.rest(p)
+	p("")
+	return w.String()
+}
+
+func (r *report) fixedTable(p func(string, ...any)) {
 	p("")
 	p("### Fixed rates, zero model latency (%d rounds × %v per system, systems taking turns, each after a %v warm-up; rounds pooled)", r.s.rounds, r.s.cell, r.s.warmup)
 	p("")
@@ -120,6 +133,9 @@ func (r *report) markdown() string {
 		p("| %s | %.0f | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |", c.op, c.rate, c.sut, c.res.OK, c.res.Errors+c.res.Dropped,
 			us(l.Quantile(.5)), us(l.Quantile(.99)), us(l.Quantile(.999)), add[0], add[1], add[2], us(c.cpuPerReq()), vs, us(c.sbCPUPerReq()), c.sts, loadRange(c.load))
 	}
+}
+
+func (r *report) rest(p func(string, ...any)) {
 	if len(r.ladder) > 0 {
 		p("")
 		p("### Highest InvokeModel rate sustained (steps of %v; sustained = no error, no drop, ≥95%% answered, p99 ≤ 100 ms)", r.s.ladderStep)
@@ -191,14 +207,12 @@ func (r *report) markdown() string {
 			}
 		}
 	}
-	if r.lambda.note != "" || r.lambda.ready > 0 {
+	if r.lambda.note != "" || len(r.lambda.starts) > 0 {
 		p("")
 		p("### Lambda")
 		p("")
 		p("%s", r.lambda.markdown())
 	}
-	p("")
-	return w.String()
 }
 
 func loadRange(l []float64) string {
