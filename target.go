@@ -133,7 +133,25 @@ type FieldError struct {
 	Problem string
 }
 
-func (e *FieldError) Error() string { return "invalid target: " + e.Field + ": " + e.Problem }
+func (e *FieldError) Error() string {
+	label, ok := fieldLabels[e.Field]
+	if !ok {
+		label = e.Field
+	}
+	return "invalid target: " + label + ": " + e.Problem
+}
+
+// fieldLabels are the words messages use for the fields.
+var fieldLabels = map[string]string{
+	"RoleARN":         "role ARN",
+	"Region":          "region",
+	"ExternalID":      "external ID",
+	"SessionName":     "session name",
+	"SessionDuration": "session duration",
+	"SessionPolicy":   "session policy",
+	"Tags":            "tags",
+	"SourceIdentity":  "source identity",
+}
 
 // Unwrap makes every FieldError match ErrInvalidTarget.
 func (e *FieldError) Unwrap() error { return ErrInvalidTarget }

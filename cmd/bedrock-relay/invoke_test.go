@@ -109,7 +109,7 @@ func TestInvokeUsage(t *testing.T) {
 		}
 	}
 	_, _, err := runInvokeCmd(t, vars, "", "--role-arn", "arn:aws:iam::2222:role/x", "--region", "tokyo", "hello")
-	if err == nil || !strings.Contains(err.Error(), "RoleARN") || !strings.Contains(err.Error(), "Region") {
+	if err == nil || !strings.Contains(err.Error(), "role ARN") || !strings.Contains(err.Error(), "region") {
 		t.Errorf("invoke with a bad role and region = %v, want both named", err)
 	}
 }
