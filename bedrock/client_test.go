@@ -40,6 +40,7 @@ func newEnv(t *testing.T) *env {
 		Credentials:      credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()},
 		BaseEndpoint:     aws.String(ts.URL),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sandbox.SDKHTTPClient(nil),
 	}}
 }
 

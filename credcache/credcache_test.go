@@ -31,6 +31,7 @@ func newSandbox(t *testing.T) (*sandbox.Sandbox, *sts.Client) {
 		Credentials:      credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()},
 		BaseEndpoint:     aws.String(ts.URL),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sandbox.SDKHTTPClient(nil),
 	}
 	return sb, sts.NewFromConfig(cfg)
 }

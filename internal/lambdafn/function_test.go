@@ -63,6 +63,7 @@ func newEnv(t *testing.T, vars map[string]string, setup ...func(*sandbox.Sandbox
 		Credentials:      credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()},
 		BaseEndpoint:     aws.String(ts.URL),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sandbox.SDKHTTPClient(nil),
 	}}
 	if _, ok := vars[lambdafn.EnvTargetRoleARN]; !ok {
 		if vars == nil {
