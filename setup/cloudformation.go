@@ -157,7 +157,7 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 	if !o.NoFunction {
 		root.add("Parameters", mapping(
 			"CodeS3Bucket", mapping("Type", "String", "Description", "S3 bucket (same region) holding the bedrock-relay-lambda zip (bootstrap at its root)"),
-			"CodeS3Key", mapping("Type", "String", "Default", "bedrock-relay-lambda.zip", "Description", "S3 key of the zip"),
+			"CodeS3Key", mapping("Type", "String", "Default", "bedrock-relay-lambda-"+o.Arch+".zip", "Description", "S3 key of the zip (make lambda builds bedrock-relay-lambda-ARCH.zip)"),
 		))
 		env := mapping()
 		for _, kv := range p.Lambda.Vars() {

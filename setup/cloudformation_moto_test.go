@@ -188,7 +188,7 @@ func TestCloudFormationDeploysInMoto(t *testing.T) {
 	}
 
 	m.put(t, "111111111111", "/relay-code", []byte(`<CreateBucketConfiguration><LocationConstraint>ap-northeast-1</LocationConstraint></CreateBucketConfiguration>`))
-	m.put(t, "111111111111", "/relay-code/bedrock-relay-lambda.zip", append([]byte("PK\x05\x06"), make([]byte, 18)...)) // an empty zip
+	m.put(t, "111111111111", "/relay-code/bedrock-relay-lambda-arm64.zip", append([]byte("PK\x05\x06"), make([]byte, 18)...)) // an empty zip
 	for _, f := range files {
 		params := map[string]string{}
 		if strings.HasPrefix(f.Name, "caller-") {

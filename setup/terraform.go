@@ -40,7 +40,7 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 	}
 	if !o.NoFunction {
 		w("variable \"lambda_code_bucket\" {\n  description = \"S3 bucket (in var.region) holding the bedrock-relay-lambda zip (bootstrap at its root)\"\n  type        = string\n}\n\n")
-		w("variable \"lambda_code_key\" {\n  description = \"S3 key of the zip\"\n  type        = string\n  default     = \"bedrock-relay-lambda.zip\"\n}\n\n")
+		w("variable \"lambda_code_key\" {\n  description = \"S3 key of the zip (make lambda builds bedrock-relay-lambda-ARCH.zip)\"\n  type        = string\n  default     = %s\n}\n\n", hclString("bedrock-relay-lambda-"+o.Arch+".zip"))
 	}
 	seen = map[string]bool{}
 	for _, acct := range accounts {

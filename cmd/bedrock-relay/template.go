@@ -101,7 +101,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	for _, f := range files {
 		params := ""
 		if strings.HasPrefix(f.Name, "caller-") && !*noFunction {
-			params = " --parameter-overrides CodeS3Bucket=YOUR_BUCKET CodeS3Key=bedrock-relay-lambda.zip"
+			params = " --parameter-overrides CodeS3Bucket=YOUR_BUCKET CodeS3Key=bedrock-relay-lambda-" + *arch + ".zip"
 		}
 		fmt.Fprintf(e.stdout, "  # account %s\n  aws cloudformation deploy --template-file %s --stack-name %s --capabilities CAPABILITY_NAMED_IAM%s\n",
 			f.Account, filepath.Join(*out, f.Name), f.Stack, params)
