@@ -38,7 +38,7 @@ func runAgainst(t *testing.T, breakIt func(*testing.T, *sandbox.Sandbox), target
 	}
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
-	opts.AWS = aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(ts.URL),
+	opts.AWS = aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(ts.URL), HTTPClient: sandbox.SDKHTTPClient(nil),
 		Credentials: credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()}}
 	rep := Run(context.Background(), targets, opts)
 	var buf bytes.Buffer
