@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
@@ -107,6 +108,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	tooLarge := validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", max)
 	if r.ContentLength > max {
 		return nil, tooLarge
+	}
+	if d := h.deps.Options.RequestTimeout; d > 0 {
+		// A caller trickling its body in is held to the request timeout too. The deadline is lifted once the
+		// body is in: net/http would cancel the request if it passed during a stream. (A writer without
+		// deadlines, such as the Lambda URL's, has no slow callers to fear.)
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(h.now().Add(d)) == nil {
+			defer rc.SetReadDeadline(time.Time{})
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var mbe *http.MaxBytesError

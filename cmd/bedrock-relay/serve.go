@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/internal/httpapi"
+	"github.com/bedrock-relay/bedrock-relay/sandbox"
+)
+
+func init() {
+	register(command{name: "serve", synopsis: "serve the relay: one Bedrock Runtime endpoint in front of pooled accounts (--sandbox: in front of the offline sandbox)", run: runServe})
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "serve --config relay.yaml [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:9090] | serve --sandbox [--addr ...]")
+	cfgPath := fs.String("config", "", "relay config YAML (see examples/relay.yaml)")
+	addr := fs.String("addr", "", "address to serve the Bedrock Runtime API on (default: server.addr, 127.0.0.1:8080)")
+	adminAddr := fs.String("admin-addr", "", "address for /metrics, /healthz and /readyz (default: server.admin_addr, 127.0.0.1:9090)")
+	useSandbox := fs.Bool("sandbox", false, "start the offline sandbox in-process and serve the pool of its default scenario (no config, auth: none on loopback)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "bedrock-relay serve: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+
+	var cfg *config.Config
+	var base aws.Config
+	if *useSandbox {
+		if *cfgPath != "" {
+			fmt.Fprintln(e.stderr, "bedrock-relay serve: --sandbox makes its own config; drop --config")
+			return errUsage
+		}
+		sbURL, stop, err := startSandbox(logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		var creds aws.Credentials
+		cfg, creds = sandboxRelayConfig(sbURL)
+		base = aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(sbURL),
+			Credentials: credentials.StaticCredentialsProvider{Value: creds}}
+	} else {
+		if *cfgPath == "" {
+			fmt.Fprintln(e.stderr, "bedrock-relay serve: give --config relay.yaml (examples/relay.yaml is a start), or --sandbox to try it offline")
+			return errUsage
+		}
+		var err error
+		if cfg, err = config.Load(*cfgPath, e.getenv); err != nil {
+			return err
+		}
+	}
+	if *addr != "" {
+		cfg.Server.Addr = *addr
+	}
+	if *adminAddr != "" {
+		cfg.Server.AdminAddr = *adminAddr
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if !*useSandbox {
+		var err error
+		if base, err = httpapi.LoadAWSConfig(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	var accessLog *slog.Logger
+	if cfg.Server.AccessLog {
+		accessLog = slog.New(slog.NewJSONHandler(e.stderr, nil))
+	}
+	rl, err := httpapi.Build(ctx, cfg, base, httpapi.BuildOptions{Logger: logger, AccessLog: accessLog})
+	if err != nil {
+		return err
+	}
+	return serveRelay(ctx, e, cfg, rl, logger, *useSandbox)
+}
+
+// serveRelay listens on the API and admin addresses, prints how to reach them, and serves until ctx ends;
+// then it stops accepting and lets the requests in flight, streams included, finish.
+func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *httpapi.Relay, logger *slog.Logger, sandboxMode bool) error {
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s: %w (pick another --addr)", cfg.Server.Addr, err)
+	}
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	// No read or write timeout: net/http cancels a request's context when the connection's read deadline
+	// passes, and a stream lasts as long as the model writes. routing.request_timeout bounds each request,
+	// body and stream included, instead.
+	srv := &http.Server{Handler: rl.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	tls := cfg.Server.TLSCertFile != ""
+	go func() {
+		if tls {
+			errc <- srv.ServeTLS(ln, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	adminURL := ""
+	if cfg.Server.AdminAddr != "" {
+		aln, err := net.Listen("tcp", cfg.Server.AdminAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("serve: listen on %s for the admin endpoints: %w (pick another --admin-addr)", cfg.Server.AdminAddr, err)
+		}
+		admin := &http.Server{Handler: rl.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+		servers = append(servers, admin)
+		adminURL = "http://" + aln.Addr().String()
+		go func() { errc <- admin.Serve(aln) }()
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	printBanner(e.stdout, cfg, scheme+"://"+ln.Addr().String(), adminURL, sandboxMode)
+
+	select {
+	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// In-flight requests are bounded by the request timeout; give them that long to finish.
+	grace := max(time.Duration(cfg.Routing.RequestTimeout)+5*time.Second, 30*time.Second)
+	logger.Info("shutting down: finishing requests in flight", "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func printBanner(w io.Writer, cfg *config.Config, endpoint, adminURL string, sandboxMode bool) {
+	what := fmt.Sprintf("%d targets", len(cfg.Targets))
+	if sandboxMode {
+		what = "the sandbox's pool"
+	}
+	fmt.Fprintf(w, "# bedrock-relay serving %s on %s (auth: %s)\n", what, endpoint, cfg.Auth.Mode)
+	for _, t := range cfg.Targets {
+		fmt.Fprintf(w, "#   target %s: %s in %s, %s", t.Name, t.RoleARN, t.Region, strings.Join(t.Models, ", "))
+		if rpm := t.Budgets.RequestsPerMinute; rpm.N > 0 || rpm.Auto {
+			v, _ := rpm.MarshalYAML()
+			fmt.Fprintf(w, " (%v requests/minute)", v)
+		}
+		fmt.Fprintln(w)
+	}
+	if adminURL != "" {
+		fmt.Fprintf(w, "# admin: %s/metrics, /healthz, /readyz\n", adminURL)
+	}
+	fmt.Fprintln(w, "# Point the AWS SDKs and CLI at it:")
+	fmt.Fprintf(w, "export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=%s\n", endpoint)
+	if cfg.Auth.Mode == "none" {
+		fmt.Fprintln(w, "# auth is none: any credentials do (a bearer token would need HTTPS).")
+		fmt.Fprintf(w, "export AWS_REGION=%s AWS_ACCESS_KEY_ID=relay AWS_SECRET_ACCESS_KEY=relay\n", cfg.Source.Region)
+		fmt.Fprintln(w, "unset AWS_SESSION_TOKEN AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK")
+	} else {
+		fmt.Fprintln(w, "export AWS_BEARER_TOKEN_BEDROCK=<a relay key from `bedrock-relay keys new NAME`>")
+	}
+	if len(cfg.Targets) > 0 && len(cfg.Targets[0].Models) > 0 {
+		fmt.Fprintf(w, "# e.g. aws bedrock-runtime converse --model-id %s --messages '[{\"role\":\"user\",\"content\":[{\"text\":\"hello\"}]}]'\n",
+			strings.SplitN(cfg.Targets[0].Models[0], "=", 2)[0])
+	}
+}
+
+// startSandbox serves the sandbox's default scenario on a free loopback port.
+func startSandbox(logger *slog.Logger) (endpoint string, stop func(), err error) {
+	sb, err := sandbox.New(sandbox.DefaultScenario(), sandbox.WithLogger(logger))
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("sandbox: listen on a loopback port: %w", err)
+	}
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// sandboxRelayConfig is the pool of the sandbox's default scenario: its two Bedrock accounts as targets for the
+// jp. Sonnet 4.5 profile in ap-northeast-1, each with a requests-per-minute budget equal to its sandbox quota,
+// and auth: none on loopback. The credentials are the scenario's caller session (its Lambda execution role).
+func sandboxRelayConfig(endpoint string) (*config.Config, aws.Credentials) {
+	sc := sandbox.DefaultScenario()
+	cfg := config.Default()
+	cfg.Auth.Mode = "none"
+	cfg.Source = config.Source{Region: sc.DefaultRegion, Endpoint: endpoint}
+	cfg.Aliases = map[string]string{"sonnet": "anthropic.claude-sonnet-4-5-20250929-v1:0"}
+	for _, acct := range []string{sandbox.SmallAccount, sandbox.LargeAccount} {
+		t := config.Target{Name: "sandbox-" + acct, RoleARN: sandbox.TargetRoleARN(acct), Region: sandbox.SeedRegion,
+			Models: []string{sandbox.SeedProfile}}
+		for _, q := range sc.Accounts[acct].Quotas {
+			if q.Model == sandbox.SeedProfile {
+				t.Budgets.RequestsPerMinute = config.Limit{N: q.RequestsPerMinute}
+				t.Budgets.TokensPerMinute = config.Limit{N: q.TokensPerMinute}
+			}
+		}
+		cfg.Targets = append(cfg.Targets, t)
+	}
+	cfg.FillDefaults()
+	c := sc.Caller
+	return &cfg, aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "bedrock-relay sandbox"}
+}
