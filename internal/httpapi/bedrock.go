@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/bedrock-relay/bedrock-relay/router"
+	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
 // splitModelPath splits an escaped /model/{modelId}/{op} path. The id is unescaped after the split, so an
@@ -87,7 +88,7 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 	x.noteAttempts(res.Attempts)
 	if res.Stream != nil {
-		return h.writeStream(ctx, w, res, x)
+		return h.writeStream(ctx, w, r, res, x)
 	}
 	x.usage = res.Usage
 	hdr := w.Header()
@@ -168,7 +169,7 @@ func copyResponseHeaders(dst, src http.Header) {
 
 // writeStream passes the event-stream frames on as they come, flushing each, until the stream ends, the
 // caller goes away or the deadline passes. The stream is always closed (which settles its budget).
-func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, res *router.Result, x *exchange) error {
+func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, r *http.Request, res *router.Result, x *exchange) error {
 	s := res.Stream
 	defer func() {
 		s.Close()
@@ -183,17 +184,23 @@ func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, res *r
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	for {
-		if ctx.Err() != nil {
-			x.status, x.code = statusClientClosed, "ClientClosedRequest"
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				// The caller is still there: tell it the stream was cut, as Bedrock would.
-				x.status, x.code = http.StatusOK, "ModelTimeoutException"
-				w.Write(router.ExceptionFrame("modelTimeoutException", "The relay's request timeout passed before the stream ended."))
-			}
-			return nil
-		}
 		frame, err := s.Next()
 		if err == io.EOF {
+			return nil
+		}
+		if ctx.Err() != nil {
+			// The upstream read was cut by the request's end, not by Bedrock.
+			x.status, x.code = statusClientClosed, "ClientClosedRequest"
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+				// The caller is still there: tell it the stream was cut, with an exception its operation
+				// declares (ConverseStream has no modelTimeoutException).
+				typ := "modelTimeoutException"
+				if x.op == upstream.OpConverseStream {
+					typ = "modelStreamErrorException"
+				}
+				x.status, x.code = http.StatusOK, strings.ToUpper(typ[:1])+typ[1:]
+				w.Write(router.ExceptionFrame(typ, "The relay's request timeout passed before the stream ended."))
+			}
 			return nil
 		}
 		if err != nil {

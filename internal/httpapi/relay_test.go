@@ -659,3 +659,54 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Errorf("condition not met within 2s")
 }
+
+func TestStreamClientDisconnect(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sb.SetLatency("*", sandbox.Latency{FirstTokenMillis: 5, TokensPerSecond: 20})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.srv.URL+"/model/"+sandbox.SeedProfile+"/converse-stream",
+		strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"write two hundred words please"}]}]}`))
+	req.Header.Set("Authorization", "Bearer "+keyAll)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := resp.Body.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	waitFor(t, func() bool { return strings.Contains(e.log.String(), `"status":499`) })
+	// The upstream stream was closed: the sandbox saw its caller go away rather than finishing the answer.
+	waitFor(t, func() bool {
+		for _, c := range e.sb.Calls() {
+			if c.Operation == "ConverseStream" && c.Outcome == "client-gone" {
+				return true
+			}
+		}
+		return false
+	})
+	if t.Failed() {
+		t.Logf("log: %s", e.log.String())
+		for _, c := range e.sb.Calls() {
+			t.Logf("call: %+v", c)
+		}
+	}
+}
+
+func TestStreamRequestTimeout(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Routing.RequestTimeout = config.Duration(300 * time.Millisecond) })
+	e.sb.SetLatency("*", sandbox.Latency{FirstTokenMillis: 5, TokensPerSecond: 10})
+	_, n, err := converseStream(context.Background(), e.client(keyAll))
+	var mse *types.ModelStreamErrorException
+	if !errors.As(err, &mse) {
+		t.Fatalf("ConverseStream Err() = %v after %d events, want a ModelStreamErrorException when the request timeout passes", err, n)
+	}
+	_, err = invokeStream(context.Background(), e.client(keyAll))
+	var mte *types.ModelTimeoutException
+	if !errors.As(err, &mte) {
+		t.Fatalf("InvokeModelWithResponseStream Err() = %v, want a ModelTimeoutException when the request timeout passes", err)
+	}
+	waitFor(t, func() bool { return strings.Contains(e.log.String(), `"code":"ModelTimeoutException"`) })
+}
