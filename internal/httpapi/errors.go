@@ -137,7 +137,7 @@ func upstreamError(ue *upstream.Error, attempts []router.Attempt, cause error) *
 		return e
 	}
 	e.Body = ue.Body
-	for _, k := range []string{"Content-Type", "X-Amzn-Errortype", "X-Amzn-Requestid"} {
+	for _, k := range []string{"Content-Type", "X-Amzn-Errortype", "X-Amzn-Requestid", "Retry-After"} {
 		if v := ue.Header.Values(k); len(v) > 0 {
 			e.Header[k] = v
 		}
