@@ -48,7 +48,7 @@ func (s *Sandbox) serveAWS(w http.ResponseWriter, r *http.Request) {
 	c := &call{ID: reqID, Service: svc, Body: body, r: r}
 	if e := s.authenticate(c); e != nil {
 		writeError(w, c.Service, reqID, e)
-		s.record(Call{Service: c.Service.String(), Operation: operationName(c), Outcome: e.Code, Region: c.Region})
+		s.record(Call{Service: c.Service.String(), Operation: operationName(c), Outcome: e.Code, Region: c.Region, Account: s.accountOfKey(c.r)})
 		return
 	}
 	switch c.Service {
@@ -226,6 +226,21 @@ func operationName(c *call) string {
 	case serviceQuotas:
 		_, op, _ := strings.Cut(c.r.Header.Get("X-Amz-Target"), ".")
 		return op
+	}
+	return ""
+}
+
+// accountOfKey is the account of the access key a refused request was signed with, so that refusals such as
+// ExpiredTokenException are counted against the account whose session expired.
+func (s *Sandbox) accountOfKey(r *http.Request) string {
+	a, ok := parseSigV4(r.Header.Get("Authorization"))
+	if !ok {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.creds[a.AccessKeyID]; c != nil {
+		return c.Principal.Account
 	}
 	return ""
 }

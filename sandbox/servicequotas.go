@@ -122,7 +122,7 @@ func (s *Sandbox) serveServiceQuotas(w http.ResponseWriter, c *call) {
 		return
 	}
 	if !p.APIKey {
-		action := "servicequotas:" + strings.Replace(op, "AWSDefault", "AWSDefault", 1)
+		action := "servicequotas:" + op
 		if e := s.authorizeBedrock(p, action, "*", map[string][]string{"aws:RequestedRegion": {c.Region}}); e != nil {
 			e.Code = "AccessDeniedException"
 			fail(e)
