@@ -174,7 +174,7 @@ func printBanner(w io.Writer, cfg *config.Config, endpoint, adminURL string, san
 	fmt.Fprintf(w, "export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=%s\n", endpoint)
 	if cfg.Auth.Mode == "none" {
 		fmt.Fprintln(w, "# auth is none: any credentials do (a bearer token would need HTTPS).")
-		fmt.Fprintf(w, "export AWS_REGION=%s AWS_ACCESS_KEY_ID=relay AWS_SECRET_ACCESS_KEY=relay\n", cfg.Source.Region)
+		fmt.Fprintf(w, "export AWS_REGION=%[1]s AWS_DEFAULT_REGION=%[1]s AWS_ACCESS_KEY_ID=relay AWS_SECRET_ACCESS_KEY=relay\n", cfg.Source.Region)
 		fmt.Fprintln(w, "unset AWS_SESSION_TOKEN AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK")
 	} else {
 		fmt.Fprintln(w, "export AWS_BEARER_TOKEN_BEDROCK=<a relay key from `bedrock-relay keys new NAME`>")

@@ -85,30 +85,11 @@ func newOAIEnv(t *testing.T) *oaiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ensureOpenAIRoutes(t, rl.Handler)
 	srv := httptest.NewServer(rl.Handler)
 	t.Cleanup(srv.Close)
 	return &oaiEnv{sb: sb, h: rl.Handler, srv: srv}
 }
 
-// ensureOpenAIRoutes mounts the OpenAI handlers on h if routes() does not yet (routes.go registers them;
-// until it does, the test mounts them the same way so that they are tested as they will be served).
-func ensureOpenAIRoutes(t *testing.T, h *Handler) {
-	t.Helper()
-	for _, r := range []struct {
-		method, path, pattern string
-		f                     apiFunc
-	}{
-		{"POST", "/v1/chat/completions", "POST /v1/chat/completions", h.chatCompletions},
-		{"GET", "/v1/models", "GET /v1/models", h.listModels},
-		{"GET", "/v1/models/x", "GET /v1/models/{model}", h.retrieveModel},
-	} {
-		if _, pattern := h.mux.Handler(httptest.NewRequest(r.method, r.path, nil)); pattern == "/v1/" {
-			t.Logf("routes.go does not mount %s yet; the test mounts it", r.pattern)
-			h.mux.Handle(r.pattern, h.serve("openai", writeOpenAIError, r.f))
-		}
-	}
-}
 
 // client is the official OpenAI SDK pointed at the relay, SDK retries off so that every answer is seen.
 func (e *oaiEnv) client(key string) *sdk.Client {

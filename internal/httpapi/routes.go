@@ -35,9 +35,10 @@ func (h *Handler) routes() {
 	h.mux.Handle("/model/", bedrock(h.serveModel))
 
 	// The OpenAI-compatible API authenticates with the same keys (h.Authenticate) and routes through the same
-	// router. Its handlers live in openai*.go and are registered here, e.g.
-	//	h.mux.Handle("POST /v1/chat/completions", openai(h.chatCompletions))
-	//	h.mux.Handle("GET /v1/models", openai(h.listModels))
+	// router. Its handlers live in openai*.go.
+	h.mux.Handle("POST /v1/chat/completions", openai(h.chatCompletions))
+	h.mux.Handle("GET /v1/models", openai(h.listModels))
+	h.mux.Handle("GET /v1/models/{model}", openai(h.retrieveModel))
 	h.mux.Handle("/v1/", openai(h.openAINotFound))
 
 	h.mux.Handle("/", bedrock(h.notFound))
