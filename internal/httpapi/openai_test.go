@@ -90,7 +90,6 @@ func newOAIEnv(t *testing.T) *oaiEnv {
 	return &oaiEnv{sb: sb, h: rl.Handler, srv: srv}
 }
 
-
 // client is the official OpenAI SDK pointed at the relay, SDK retries off so that every answer is seen.
 func (e *oaiEnv) client(key string) *sdk.Client {
 	c := sdk.NewClient(option.WithBaseURL(e.srv.URL+"/v1/"), option.WithAPIKey(key),
