@@ -43,7 +43,8 @@ type bench struct {
 	relayNote                    string // why the relay was not measured, if it was not
 	openai                       bool   // the relay serves /v1/chat/completions
 	openaiNote                   string
-	relayReqs, relaySTS          int // every request sent to the relay, and the AssumeRole calls meanwhile
+	win                          *stsWindow   // the running relay process's STS accounting
+	windows                      []*stsWindow // finished ones
 }
 
 func newBench(ctx context.Context, s settings, log io.Writer) (_ *bench, err error) {
@@ -97,25 +98,10 @@ func newBench(ctx context.Context, s settings, log io.Writer) (_ *bench, err err
 	b.direct = &sut{name: "direct", url: sbURL, signer: &presigner{region: sandbox.SeedRegion, signer: v4.NewSigner(),
 		creds: aws.Credentials{AccessKeyID: *c.AccessKeyId, SecretAccessKey: *c.SecretAccessKey, SessionToken: *c.SessionToken}}}
 
-	env := credEnv(b.caller, sbURL, sandbox.SeedRegion)
-	startProxy := func(name string, extra ...string) (*sut, error) {
-		addr, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		args := append([]string{"serve-proxy", "-addr", addr, "-endpoint", sbURL, "-region", sandbox.SeedRegion,
-			"-role", sandbox.TargetRoleARN(benchAccounts[0])}, extra...)
-		ch, err := startChild(ctx, name, "http://"+addr+"/ready", env, b.self, args...)
-		if err != nil {
-			return nil, err
-		}
-		b.children = append(b.children, ch)
-		return &sut{name: name, url: "http://" + addr, pid: ch.pid()}, nil
-	}
-	if b.proxy, err = startProxy("proxy"); err != nil {
+	if b.proxy, err = b.startProxy(ctx, "proxy"); err != nil {
 		return nil, err
 	}
-	if b.assume, err = startProxy("assume-each", "-assume-each"); err != nil {
+	if b.assume, err = b.startProxy(ctx, "assume-each", "-assume-each"); err != nil {
 		return nil, err
 	}
 	if err := b.startRelay(ctx); err != nil {
@@ -123,6 +109,51 @@ func newBench(ctx context.Context, s settings, log io.Writer) (_ *bench, err err
 		b.logf("relay not measured: %v", err)
 	}
 	return b, nil
+}
+
+// startProxy runs the reference proxy (this program re-executed with serve-proxy) in front of the sandbox.
+func (b *bench) startProxy(ctx context.Context, name string, extra ...string) (*sut, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve-proxy", "-addr", addr, "-endpoint", b.sbc.url, "-region", sandbox.SeedRegion,
+		"-role", sandbox.TargetRoleARN(benchAccounts[0])}, extra...)
+	ch, err := startChild(ctx, name, "http://"+addr+"/ready", credEnv(b.caller, b.sbc.url, sandbox.SeedRegion), b.self, args...)
+	if err != nil {
+		return nil, err
+	}
+	b.children = append(b.children, ch)
+	return &sut{name: name, url: "http://" + addr, pid: ch.pid(), child: ch, extra: extra}, nil
+}
+
+// stsWindow counts the AssumeRole calls of one relay process over its life: every call the sandbox saw
+// from just before it started until it stopped, less those made meanwhile by the other systems' cells.
+type stsWindow struct {
+	start, other, calls, reqs int
+}
+
+func (b *bench) closeWindow(ctx context.Context) {
+	if b.win == nil {
+		return
+	}
+	b.win.calls = b.stsCalls(ctx) - b.win.start - b.win.other
+	b.windows = append(b.windows, b.win)
+	b.win = nil
+}
+
+// fresh replaces a system's process with a new one, so that a memory or goroutine reading starts from a
+// clean process rather than from what earlier phases left (idle connections, a grown heap).
+func (b *bench) fresh(ctx context.Context, s *sut) (*sut, error) {
+	s.child.stop()
+	if s == b.relay {
+		b.closeWindow(ctx)
+		if err := b.startRelay(ctx); err != nil {
+			return nil, err
+		}
+		return b.relay, nil
+	}
+	return b.startProxy(ctx, s.name, s.extra...)
 }
 
 // startRelay runs `bedrock-relay serve --config relay.yaml` over the sandbox, auth off (loopback only).
@@ -139,6 +170,7 @@ func (b *bench) startRelay(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.win = &stsWindow{start: b.stsCalls(ctx)}
 	var targets strings.Builder
 	for i := 0; i < b.s.targets && i < len(benchAccounts); i++ {
 		fmt.Fprintf(&targets, "  - name: acct-%s\n    role_arn: %s\n    region: %s\n    models: [%q]\n",
@@ -150,14 +182,14 @@ func (b *bench) startRelay(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	env := credEnv(b.caller, b.sbc.url, sandbox.SeedRegion)
+	env := append(credEnv(b.caller, b.sbc.url, sandbox.SeedRegion), b.s.relayEnv...)
 	ch, err := startChild(ctx, "relay", "http://"+admin+"/metrics", env, b.bin, "serve", "--config", path)
 	if err != nil {
 		return err
 	}
 	b.children = append(b.children, ch)
 	b.relayChild, b.relayAdmin = ch, "http://"+admin
-	b.relay = &sut{name: "relay", url: "http://" + addr, pid: ch.pid()}
+	b.relay = &sut{name: "relay", url: "http://" + addr, pid: ch.pid(), child: ch}
 	// Does it serve the OpenAI API? A 404 says no.
 	resp, err := http.Post(b.relay.url+"/v1/chat/completions", "application/json", strings.NewReader(string(ops(5)["OpenAI"].body)))
 	if err == nil {

@@ -35,6 +35,8 @@ func ops(words int) map[string]op {
 	return map[string]op{
 		"InvokeModel": {name: "InvokeModel", path: "invoke",
 			body: []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
+		"Converse": {name: "Converse", path: "converse",
+			body: []byte(`{"messages":[{"role":"user","content":[{"text":"` + prompt + `"}]}],"inferenceConfig":{"maxTokens":1024}}`)},
 		"ConverseStream": {name: "ConverseStream", path: "converse-stream", stream: true,
 			body: []byte(`{"messages":[{"role":"user","content":[{"text":"` + prompt + `"}]}],"inferenceConfig":{"maxTokens":1024}}`)},
 		"OpenAI": {name: "OpenAI chat", path: "/v1/chat/completions", openai: true,
@@ -50,6 +52,8 @@ type sut struct {
 	url    string
 	pid    int        // the process whose CPU and memory are its cost (0: none besides the sandbox)
 	signer *presigner // non-nil: requests must carry SigV4 for the target (the sandbox itself)
+	child  *child
+	extra  []string // the proxy's extra flags, to start it again
 }
 
 // presigner signs each request shape once a minute and replays the signature: SigV4 stays valid for 15

@@ -51,6 +51,7 @@ type settings struct {
 	streams    int // concurrent streams for the memory test
 	targets    int // relay targets (sandbox accounts) to pool
 	lambdaPkg  string
+	relayEnv   []string // extra environment for the relay process (GOGC, GOMEMLIMIT experiments)
 	phases     map[string]bool
 	words      int // answer tokens at zero model latency
 }
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
 	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
 	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run")
+	var relayEnv multiFlag
+	fs.Var(&relayEnv, "relay-env", "KEY=VALUE added to the relay's environment (repeatable), e.g. GOMEMLIMIT=48MiB")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s := settings{quick: *quick, out: *out, rates: []float64{200, 1000}, cell: *cell, rounds: 3, warmup: time.Second,
 		ladder: []float64{1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000}, ladderStep: 5 * time.Second,
 		soak: *soak, streams: 1000, targets: 2, words: 50}
-	s.lambdaPkg, s.phases = *lambdaPkg, map[string]bool{}
+	s.lambdaPkg, s.phases, s.relayEnv = *lambdaPkg, map[string]bool{}, relayEnv
 	for _, p := range strings.Split(*phases, ",") {
 		s.phases[strings.TrimSpace(p)] = true
 	}
@@ -98,3 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, rep.summary())
 	return nil
 }
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -16,14 +16,17 @@ type cell struct {
 	op      string
 	rate    float64
 	res     *LoadResult
-	cpu     time.Duration // the system's own process CPU during the measured part (0: no process)
-	sbCPU   time.Duration // the sandbox's
-	genCPU  time.Duration // the load generator's (this process)
-	sts     int           // AssumeRole calls during the measured part
-	hwmKB   int64         // peak RSS (streams phase)
-	baseKB  int64         // RSS before the streams
-	goPeak  float64       // relay goroutines while the streams were open
-	load    []float64     // 1-minute load average of the machine after each round
+	cpu     time.Duration      // the system's own process CPU during the measured part (0: no process)
+	sbCPU   time.Duration      // the sandbox's
+	genCPU  time.Duration      // the load generator's (this process)
+	sts     int                // AssumeRole calls during the measured part
+	hwmKB   int64              // peak RSS (streams phase)
+	baseKB  int64              // RSS before the streams
+	goPeak  float64            // relay goroutines while the streams were open
+	load    []float64          // 1-minute load average of the machine after each round
+	rounds  [][3]time.Duration // p50, p99, p99.9 of each round
+	heapKB  float64            // relay heap in use at the streams' peak
+	stackKB float64            // relay goroutine stacks at the streams' peak
 	comment string
 }
 
@@ -35,6 +38,7 @@ func (c *cell) merge(o *cell) {
 	c.genCPU += o.genCPU
 	c.sts += o.sts
 	c.load = append(c.load, o.load...)
+	c.rounds = append(c.rounds, o.rounds...)
 }
 
 func (c *cell) cpuPerReq() time.Duration {
@@ -61,7 +65,7 @@ func (b *bench) measure(ctx context.Context, phase string, s *sut, o op, rate fl
 	stsWarm := b.stsCalls(ctx)
 	if b.s.warmup > 0 {
 		w := load.Run(ctx)
-		b.countRelay(s, w, 0)
+		b.countRelay(s, w, 0) // its AssumeRole calls are counted with the cell's below
 	}
 	load.Duration = d
 	c := &cell{phase: phase, sut: s.name, op: o.name, rate: rate}
@@ -81,6 +85,8 @@ func (b *bench) measure(ctx context.Context, phase string, s *sut, o op, rate fl
 	c.sts = sts1 - sts0
 	b.countRelay(s, c.res, sts1-stsWarm)
 	c.load = []float64{loadAvg()}
+	l := &c.res.Latency
+	c.rounds = [][3]time.Duration{{l.Quantile(.5), l.Quantile(.99), l.Quantile(.999)}}
 	b.logf("%-8s %-12s %-19s %5.0f/s  ok %6d err %d drop %d  p50 %-9v p99 %-9v p99.9 %-9v cpu/req %v sandbox %v generator %v  sts %d%s",
 		phase, s.name, o.name, rate, c.res.OK, c.res.Errors, c.res.Dropped, c.res.Latency.Quantile(.5), c.res.Latency.Quantile(.99),
 		c.res.Latency.Quantile(.999), c.cpuPerReq(), c.sbCPUPerReq(), c.genCPU/time.Duration(max(1, c.res.OK)), c.sts, firstErr(c.res))
@@ -94,11 +100,16 @@ func firstErr(r *LoadResult) string {
 	return "  first error: " + r.FirstErr
 }
 
-// countRelay adds to the relay's request and AssumeRole totals, for STS calls per 10,000 requests.
+// countRelay attributes a load to the relay process's STS window: its requests if it went to the relay,
+// its AssumeRole calls (warm-up included) as someone else's if not.
 func (b *bench) countRelay(s *sut, r *LoadResult, sts int) {
+	if b.win == nil {
+		return
+	}
 	if s == b.relay {
-		b.relayReqs += int(r.Sent)
-		b.relaySTS += sts
+		b.win.reqs += int(r.Sent)
+	} else {
+		b.win.other += sts
 	}
 }
 
@@ -107,7 +118,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	zero := ops(b.s.words)
 	opNames := []string{"InvokeModel", "ConverseStream"}
 	if b.openai {
-		opNames = append(opNames, "OpenAI", "OpenAIStream")
+		opNames = append(opNames, "Converse", "OpenAI", "OpenAIStream")
 	}
 	systems := []*sut{b.direct, b.proxy}
 	if b.relay != nil {
@@ -129,7 +140,8 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 			for round := 0; round < b.s.rounds; round++ {
 				i := 0
 				for _, s := range all {
-					if (o.openai && s != b.relay) || (s == b.assume && o.openai) || (s == b.assume && name == "ConverseStream" && b.s.quick) {
+					assumeHere := name == "InvokeModel" || (name == "ConverseStream" && !b.s.quick)
+					if (o.openai && s != b.relay) || (s == b.assume && !assumeHere) {
 						continue
 					}
 					c := b.measure(ctx, "fixed", s, o, rate, b.s.cell, 4000)
@@ -173,6 +185,10 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	}
 
 	if b.relay != nil && b.s.soak > 0 && b.s.phases["soak"] {
+		var err error
+		if b.relay, err = b.fresh(ctx, b.relay); err != nil {
+			return nil, err
+		}
 		if err := b.soak(ctx, rep, zero); err != nil {
 			return nil, err
 		}
@@ -199,7 +215,8 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 			return nil, err
 		}
 	}
-	rep.relaySTS, rep.relayReqs = b.relaySTS, b.relayReqs
+	b.closeWindow(ctx)
+	rep.windows = b.windows
 	if b.s.phases["lambda"] {
 		rep.lambda = b.measureLambda(ctx)
 	}
@@ -237,11 +254,18 @@ func (b *bench) manyStreams(ctx context.Context, rep *report) error {
 		return err
 	}
 	o := ops(200)["ConverseStream"]
-	for _, s := range []*sut{b.proxy, b.relay} {
-		if s == nil {
+	for _, old := range []*sut{b.proxy, b.relay} {
+		if old == nil {
 			continue
 		}
-		b.logf("%d concurrent streams: %s", b.s.streams, s.name)
+		s, err := b.fresh(ctx, old)
+		if err != nil {
+			return err
+		}
+		if old == b.proxy {
+			b.proxy = s
+		}
+		b.logf("%d concurrent streams: %s (a fresh process)", b.s.streams, s.name)
 		base, _ := procStatus(s.pid, "VmRSS")
 		if err := resetPeakRSS(s.pid); err != nil {
 			b.logf("cannot reset the peak RSS of %s (%v); VmHWM includes earlier phases", s.name, err)
@@ -251,12 +275,16 @@ func (b *bench) manyStreams(ctx context.Context, rep *report) error {
 			Do: func(ctx context.Context) (time.Duration, error) { return b.cl.do(ctx, s, o) }}
 		done := make(chan *LoadResult, 1)
 		cpu0, _ := cpuTime(s.pid)
+		sts0 := b.stsCalls(ctx)
 		go func() { done <- load.Run(ctx) }()
 		if s == b.relay {
 			for i := 0; i < 5; i++ { // sample goroutines while the streams are open
 				time.Sleep(time.Second)
 				if g, err := b.scrape("go_goroutines"); err == nil && g > c.goPeak {
 					c.goPeak = g
+					h, _ := b.scrape("go_memstats_heap_inuse_bytes")
+					st, _ := b.scrape("go_memstats_stack_inuse_bytes")
+					c.heapKB, c.stackKB = h/1024, st/1024
 				}
 			}
 		}
@@ -264,7 +292,7 @@ func (b *bench) manyStreams(ctx context.Context, rep *report) error {
 		cpu1, _ := cpuTime(s.pid)
 		c.cpu = cpu1 - cpu0
 		c.hwmKB, _ = procStatus(s.pid, "VmHWM")
-		b.countRelay(s, c.res, 0)
+		b.countRelay(s, c.res, b.stsCalls(ctx)-sts0)
 		b.logf("streams  %-12s peak in flight %d  ok %d err %d  VmHWM %d kB (RSS before %d kB)%s", s.name, c.res.PeakInFlight, c.res.OK, c.res.Errors, c.hwmKB, base, firstErr(c.res))
 		rep.streams = append(rep.streams, c)
 	}

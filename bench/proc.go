@@ -27,7 +27,8 @@ type child struct {
 	name string
 	cmd  *exec.Cmd
 	out  *lockedWriter // stdout and stderr, for error messages
-	done chan error
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit status, once done is closed
 }
 
 // buildBinary builds a main package into dir.
@@ -52,13 +53,13 @@ func startChild(ctx context.Context, name, readyURL string, env []string, bin st
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait() }()
+	c := &child{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { c.err = cmd.Wait(); close(c.done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-c.done:
-			return nil, fmt.Errorf("%s exited before it was ready: %v\n%s", name, err, c.output())
+		case <-c.done:
+			return nil, fmt.Errorf("%s exited before it was ready: %v\n%s", name, c.err, c.output())
 		case <-ctx.Done():
 			c.stop()
 			return nil, ctx.Err()
@@ -85,10 +86,15 @@ func (c *child) output() string {
 	return s
 }
 
-// stop sends SIGTERM, then SIGKILL after 5 s.
+// stop sends SIGTERM, then SIGKILL after 5 s. Stopping a stopped child does nothing.
 func (c *child) stop() {
 	if c == nil {
 		return
+	}
+	select {
+	case <-c.done:
+		return
+	default:
 	}
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -21,8 +22,7 @@ type report struct {
 	streams    []*cell
 	soak       []soakSample
 	soakRes    *LoadResult
-	relaySTS   int
-	relayReqs  int
+	windows    []*stsWindow
 	targets    int
 	lambda     lambdaResult
 }
@@ -46,11 +46,12 @@ func newReport(b *bench) *report {
 		date:    time.Now().UTC().Format("2006-01-02 15:04 MST")}
 }
 
-// baselineOp is the direct Bedrock call an OpenAI request is compared with.
+// baselineOp is the direct Bedrock call an OpenAI request is compared with: the relay answers it with
+// Converse or ConverseStream.
 func baselineOp(op string) string {
 	switch op {
 	case "OpenAI chat":
-		return "InvokeModel"
+		return "Converse"
 	case "OpenAI chat stream":
 		return "ConverseStream"
 	}
@@ -64,6 +65,29 @@ func (r *report) find(cells []*cell, sut, op string, rate float64) *cell {
 		}
 	}
 	return nil
+}
+
+// addedByRound is what c adds over the direct call d: per round, c's percentile minus d's in the same
+// round, then the median over rounds, so that one round hit by other work on the machine does not decide.
+func addedByRound(c, d *cell) [3]time.Duration {
+	var out [3]time.Duration
+	n := min(len(c.rounds), len(d.rounds))
+	if n == 0 {
+		return out
+	}
+	for q := 0; q < 3; q++ {
+		diffs := make([]time.Duration, n)
+		for i := 0; i < n; i++ {
+			diffs[i] = c.rounds[i][q] - d.rounds[i][q]
+		}
+		sort.Slice(diffs, func(i, j int) bool { return diffs[i] < diffs[j] })
+		if n%2 == 1 {
+			out[q] = diffs[n/2]
+		} else {
+			out[q] = (diffs[n/2-1] + diffs[n/2]) / 2
+		}
+	}
+	return out
 }
 
 func us(d time.Duration) string {
@@ -99,8 +123,9 @@ func (r *report) markdown() string {
 	if r.openaiNote != "" {
 		p("- OpenAI API not measured: %s", r.openaiNote)
 	}
-	p("- latency is from each request's intended send time (open loop) to its last byte; \"+pXX\" is the")
-	p("  system's percentile minus the direct call's at the same rate; CPU is the process's utime+stime")
+	p("- latency is from each request's intended send time (open loop) to its last byte; p50/p99/p99.9 pool")
+	p("  the rounds; \"+pXX\" is the system's percentile minus the direct call's in the same round, median over")
+	p("  the rounds (robust to one round hit by other work); CPU is the process's utime+stime")
 	p("  (/proc/PID/stat, 10 ms ticks) over the measured part, divided by the answered requests; \"load avg\" is")
 	p("  the machine's 1-minute load average after each round (2 CPUs: above 2, other work was competing)")
 	if len(r.fixed) > 0 {
@@ -123,8 +148,8 @@ func (r *report) fixedTable(p func(string, ...any)) {
 		px := r.find(r.fixed, "proxy", baselineOp(c.op), c.rate)
 		add := [3]string{"", "", ""}
 		if d != nil && c.sut != "direct" {
-			dl := &d.res.Latency
-			add = [3]string{signedUS(l.Quantile(.5) - dl.Quantile(.5)), signedUS(l.Quantile(.99) - dl.Quantile(.99)), signedUS(l.Quantile(.999) - dl.Quantile(.999))}
+			a := addedByRound(c, d)
+			add = [3]string{signedUS(a[0]), signedUS(a[1]), signedUS(a[2])}
 		}
 		vs := ""
 		if px != nil && c.sut != "proxy" && c.sut != "direct" {
@@ -168,21 +193,25 @@ func (r *report) rest(p func(string, ...any)) {
 	}
 	if len(r.streams) > 0 {
 		p("")
-		p("### %d concurrent ConverseStreams (500 ms to first token, 40 tokens/s, 200 tokens: ~5.5 s each, all opened within 1 s)", r.s.streams)
+		p("### %d concurrent ConverseStreams (500 ms to first token, 40 tokens/s, 200 tokens: ~5.5 s each, all opened within 1 s; fresh processes)", r.s.streams)
 		p("")
-		p("| system | peak in flight | ok | err | RSS before | peak RSS (VmHWM) | goroutines at peak | CPU/stream |")
-		p("|---|---|---|---|---|---|---|---|")
+		p("| system | peak in flight | ok | err | RSS before | peak RSS (VmHWM) | goroutines at peak | heap in use at peak | stacks at peak | CPU/stream |")
+		p("|---|---|---|---|---|---|---|---|---|---|")
 		for _, c := range r.streams {
 			g := "–"
 			if c.goPeak > 0 {
 				g = fmt.Sprintf("%.0f", c.goPeak)
 			}
-			p("| %s | %d | %d | %d | %.1f MB | %.1f MB | %s | %s |", c.sut, c.res.PeakInFlight, c.res.OK, c.res.Errors, float64(c.baseKB)/1024, float64(c.hwmKB)/1024, g, us(c.cpuPerReq()))
+			heap, stack := "–", "–"
+			if c.heapKB > 0 {
+				heap, stack = fmt.Sprintf("%.1f MB", c.heapKB/1024), fmt.Sprintf("%.1f MB", c.stackKB/1024)
+			}
+			p("| %s | %d | %d | %d | %.1f MB | %.1f MB | %s | %s | %s | %s |", c.sut, c.res.PeakInFlight, c.res.OK, c.res.Errors, float64(c.baseKB)/1024, float64(c.hwmKB)/1024, g, heap, stack, us(c.cpuPerReq()))
 		}
 	}
 	if len(r.soak) > 0 {
 		p("")
-		p("### Soak: relay, %v at 300/s, InvokeModel and ConverseStream alternating", r.s.soak)
+		p("### Soak: a fresh relay, %v at 300/s, InvokeModel and ConverseStream alternating", r.s.soak)
 		p("")
 		p("| t | goroutines | heap in use | RSS |")
 		p("|---|---|---|---|")
@@ -195,12 +224,19 @@ func (r *report) rest(p func(string, ...any)) {
 				us(r.soakRes.Latency.Quantile(.5)), us(r.soakRes.Latency.Quantile(.99)), us(r.soakRes.Latency.Quantile(.999)))
 		}
 	}
-	if r.relayReqs > 0 {
+	if len(r.windows) > 0 {
 		p("")
 		p("### STS")
 		p("")
-		p("Relay: %d AssumeRole calls for %d requests = %.1f per 10,000 requests (%d targets, credentials live 1 h,", r.relaySTS, r.relayReqs, float64(r.relaySTS)*10000/float64(r.relayReqs), r.targets)
-		p("no lifetime elapsed in the run: the expected count is %d).", r.targets)
+		p("| relay process | AssumeRole calls | requests | per 10,000 requests |")
+		p("|---|---|---|---|")
+		calls, reqs := 0, 0
+		for i, w := range r.windows {
+			p("| %d | %d | %d | %.1f |", i+1, w.calls, w.reqs, float64(w.calls)*10000/float64(max(1, w.reqs)))
+			calls, reqs = calls+w.calls, reqs+w.reqs
+		}
+		p("")
+		p("Expected: %d targets × credential lifetimes begun. Sessions last 1 h and each process lived minutes, so %d per process.", r.targets, r.targets)
 		for _, c := range r.fixed {
 			if c.sut == "assume-each" && c.res.OK > 0 {
 				p("Per-request AssumeRole, %s at %.0f/s: %d AssumeRole calls for %d requests = %.0f per 10,000.", c.op, c.rate, c.sts, c.res.OK, float64(c.sts)*10000/float64(c.res.OK))
