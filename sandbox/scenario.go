@@ -297,6 +297,27 @@ func TargetRoleARN(account string) string {
 
 // DefaultScenario is the seed setup plus one more Bedrock account to pool with.
 func DefaultScenario() *Scenario {
+	return poolScenario([]string{SmallAccount, LargeAccount}, map[string]Quota{
+		SmallAccount: {RequestsPerMinute: 2, TokensPerMinute: 200_000},
+		LargeAccount: {RequestsPerMinute: 50, TokensPerMinute: 1_000_000},
+	})
+}
+
+// PoolScenario is the default scenario's caller with one Bedrock account per entry of rpm (account id →
+// requests per minute for Claude Sonnet 4.5 cross-region, with 1,000,000 tokens per minute), each set up as
+// the seed's Bedrock account is: for tests and benchmarks of pooling.
+func PoolScenario(rpm map[string]int) *Scenario {
+	ids := make([]string, 0, len(rpm))
+	quotas := map[string]Quota{}
+	for id, n := range rpm {
+		ids = append(ids, id)
+		quotas[id] = Quota{RequestsPerMinute: n, TokensPerMinute: 1_000_000}
+	}
+	sort.Strings(ids)
+	return poolScenario(ids, quotas)
+}
+
+func poolScenario(targets []string, quotas map[string]Quota) *Scenario {
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + CallerRoleARN + `"},"Action":"sts:AssumeRole"}]}`
 	perms := func(acct string) PolicyText {
 		return PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],"Resource":[` +
@@ -305,18 +326,7 @@ func DefaultScenario() *Scenario {
 			`"arn:aws:bedrock:ap-northeast-3::foundation-model/` + seedModel + `"]}]}`)
 	}
 	readQuotas := PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["servicequotas:GetServiceQuota","servicequotas:ListServiceQuotas","bedrock:CountTokens"],"Resource":"*"}]}`)
-	target := func(acct string, q Quota) *AccountSpec {
-		return &AccountSpec{
-			Roles: map[string]*RoleSpec{TargetRoleName: {
-				Trust:    PolicyText(trust),
-				Policies: map[string]PolicyText{"BedrockInvoke": perms(acct), "ReadQuotas": readQuotas},
-			}},
-			Quotas: []QuotaSpec{{Model: SeedProfile, RequestsPerMinute: q.RequestsPerMinute, TokensPerMinute: q.TokensPerMinute, TokensPerDay: q.TokensPerDay}},
-		}
-	}
-	callerPolicy := PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":["` +
-		TargetRoleARN(SmallAccount) + `","` + TargetRoleARN(LargeAccount) + `"]}]}`)
-	return &Scenario{
+	sc := &Scenario{
 		DefaultRegion: SeedRegion,
 		Caller: CallerSession{
 			RoleARN:         CallerRoleARN,
@@ -325,13 +335,24 @@ func DefaultScenario() *Scenario {
 			SecretAccessKey: "sandboxSecretKeyForLambdaExecutionRole00",
 			SessionToken:    "SandboxSessionToken/lambda-execution-role/111111111111/not-a-real-secret",
 		},
-		Accounts: map[string]*AccountSpec{
-			CallerAccount: {Roles: map[string]*RoleSpec{"lambda-execution-role": {
-				Trust:    `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
-				Policies: map[string]PolicyText{"AssumeBedrockRoles": callerPolicy},
-			}}},
-			SmallAccount: target(SmallAccount, Quota{RequestsPerMinute: 2, TokensPerMinute: 200_000, TokensPerDay: 0}),
-			LargeAccount: target(LargeAccount, Quota{RequestsPerMinute: 50, TokensPerMinute: 1_000_000, TokensPerDay: 0}),
-		},
+		Accounts: map[string]*AccountSpec{},
 	}
+	roles := make([]string, len(targets))
+	for i, acct := range targets {
+		q := quotas[acct]
+		roles[i] = `"` + TargetRoleARN(acct) + `"`
+		sc.Accounts[acct] = &AccountSpec{
+			Roles: map[string]*RoleSpec{TargetRoleName: {
+				Trust:    PolicyText(trust),
+				Policies: map[string]PolicyText{"BedrockInvoke": perms(acct), "ReadQuotas": readQuotas},
+			}},
+			Quotas: []QuotaSpec{{Model: SeedProfile, RequestsPerMinute: q.RequestsPerMinute, TokensPerMinute: q.TokensPerMinute, TokensPerDay: q.TokensPerDay}},
+		}
+	}
+	callerPolicy := PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":[` + strings.Join(roles, ",") + `]}]}`)
+	sc.Accounts[CallerAccount] = &AccountSpec{Roles: map[string]*RoleSpec{"lambda-execution-role": {
+		Trust:    `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		Policies: map[string]PolicyText{"AssumeBedrockRoles": callerPolicy},
+	}}}
+	return sc
 }

@@ -47,17 +47,11 @@ var poolAccounts = []struct {
 // threeAccountScenario is the default sandbox with a third Bedrock account, and quotas of 2, 3 and 5
 // requests a minute.
 func threeAccountScenario() *sandbox.Scenario {
-	sc := sandbox.DefaultScenario()
-	sc.Accounts["444444444444"] = sandbox.DefaultScenario().Accounts["333333333333"]
-	spec := sc.Accounts["444444444444"]
-	spec.Roles[sandbox.TargetRoleName].Policies["BedrockInvoke"] = sandbox.PolicyText(strings.ReplaceAll(
-		string(spec.Roles[sandbox.TargetRoleName].Policies["BedrockInvoke"]), "333333333333", "444444444444"))
-	caller := sc.Accounts["111111111111"].Roles["lambda-execution-role"]
-	caller.Policies["AssumeBedrockRoles"] = sandbox.PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/BedrockAccessRole"}]}`)
+	rpm := map[string]int{}
 	for _, a := range poolAccounts {
-		sc.Accounts[a.id].Quotas = []sandbox.QuotaSpec{{Model: sandbox.SeedProfile, RequestsPerMinute: a.rpm, TokensPerMinute: 1_000_000}}
+		rpm[a.id] = a.rpm
 	}
-	return sc
+	return sandbox.PoolScenario(rpm)
 }
 
 // env is the sandbox, a relay in front of it on a TLS test server, and the relay's access log.
