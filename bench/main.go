@@ -3,7 +3,7 @@
 // per-request-AssumeRole flow of the usual Lambda sample. Every server is its own process on loopback, so
 // the CPU time and memory of each are its own.
 //
-//	go run ./bench            # the full set (about 12 minutes)
+//	go run ./bench            # the full set (about 15 minutes)
 //	go run ./bench -quick     # a reduced set in under a minute, ending with a one-line summary
 //	go run ./bench -out bench/results-latest.md
 package main
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		s.phases[strings.TrimSpace(p)] = true
 	}
 	if s.quick {
-		s.rates, s.cell, s.rounds, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 2*time.Second, 2, 300*time.Millisecond, nil, 0, 0
+		s.rates, s.cell, s.rounds, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 1500*time.Millisecond, 2, 250*time.Millisecond, nil, 0, 0
 	}
 	b, err := newBench(ctx, s, stderr)
 	if err != nil {

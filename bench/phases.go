@@ -140,7 +140,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 			for round := 0; round < b.s.rounds; round++ {
 				i := 0
 				for _, s := range all {
-					assumeHere := name == "InvokeModel" || (name == "ConverseStream" && !b.s.quick)
+					assumeHere := !b.s.quick && (name == "InvokeModel" || name == "ConverseStream")
 					if (o.openai && s != b.relay) || (s == b.assume && !assumeHere) {
 						continue
 					}

@@ -274,15 +274,15 @@ func (r *report) summary() string {
 	}
 	rate := r.s.rates[len(r.s.rates)-1]
 	var parts []string
-	for _, op := range []string{"InvokeModel", "ConverseStream"} {
-		rl, px, d := r.find(r.fixed, "relay", op, rate), r.find(r.fixed, "proxy", op, rate), r.find(r.fixed, "direct", op, rate)
+	for _, op := range []string{"InvokeModel", "ConverseStream", "OpenAI chat", "OpenAI chat stream"} {
+		base := baselineOp(op)
+		rl, px, d := r.find(r.fixed, "relay", op, rate), r.find(r.fixed, "proxy", base, rate), r.find(r.fixed, "direct", base, rate)
 		if rl == nil || px == nil || d == nil {
 			continue
 		}
+		ra, pa := addedByRound(rl, d), addedByRound(px, d)
 		parts = append(parts, fmt.Sprintf("%s: relay/proxy CPU/req %s, added p50 %s p99 %s (proxy %s / %s)", op,
-			ratio(rl.cpuPerReq(), px.cpuPerReq()),
-			signedUS(rl.res.Latency.Quantile(.5)-d.res.Latency.Quantile(.5)), signedUS(rl.res.Latency.Quantile(.99)-d.res.Latency.Quantile(.99)),
-			signedUS(px.res.Latency.Quantile(.5)-d.res.Latency.Quantile(.5)), signedUS(px.res.Latency.Quantile(.99)-d.res.Latency.Quantile(.99))))
+			ratio(rl.cpuPerReq(), px.cpuPerReq()), signedUS(ra[0]), signedUS(ra[1]), signedUS(pa[0]), signedUS(pa[1])))
 	}
 	return fmt.Sprintf("summary @%.0f/s: %s", rate, strings.Join(parts, "; "))
 }
