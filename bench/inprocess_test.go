@@ -55,6 +55,11 @@ func invokeCanned() canned {
 		body: []byte(`{"id":"msg_bench","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"hello hello hello hello hello hello hello hello hello hello"}],"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":50}}`)}
 }
 
+func converseCanned() canned {
+	return canned{header: http.Header{"Content-Type": {"application/json"}, "X-Amzn-Requestid": {"bench"}},
+		body: []byte(`{"output":{"message":{"role":"assistant","content":[{"text":"hello hello hello hello hello hello hello hello hello hello"}]}},"stopReason":"end_turn","usage":{"inputTokens":12,"outputTokens":50,"totalTokens":62},"metrics":{"latencyMs":100}}`)}
+}
+
 // streamCanned is a ConverseStream of n text deltas, framed as Bedrock frames it.
 func streamCanned(tb testing.TB, n int) canned {
 	var buf bytes.Buffer
@@ -132,28 +137,41 @@ func serveOnce(tb testing.TB, h http.Handler, path string, body []byte, hdr http
 
 func BenchmarkInProcess(b *testing.B) {
 	o := ops(50)
-	path := func(op string) string { return "/model/" + httpbinding.EscapePath(benchModel, true) + "/" + op }
+	path := func(o op) string {
+		if o.openai {
+			return o.path
+		}
+		return "/model/" + httpbinding.EscapePath(benchModel, true) + "/" + o.path
+	}
+	// The OpenAI API is served with Converse and ConverseStream: compare it with those through the proxy.
 	cases := []struct {
 		name string
 		op   op
 		rt   http.RoundTripper
 	}{
 		{"InvokeModel", o["InvokeModel"], invokeCanned()},
+		{"Converse", o["Converse"], converseCanned()},
+		{"OpenAI", o["OpenAI"], converseCanned()},
 		{"ConverseStream-100deltas", o["ConverseStream"], streamCanned(b, 100)},
+		{"OpenAIStream-100deltas", o["OpenAIStream"], streamCanned(b, 100)},
 	}
 	for _, c := range cases {
 		hdr := http.Header{"Content-Type": {"application/json"}}
-		for _, sys := range []struct {
+		systems := []struct {
 			name string
 			h    http.Handler
-		}{{"proxy", proxyHandler(c.rt)}, {"relay", relayHandler(b, 2, c.rt)}} {
+		}{{"proxy", proxyHandler(c.rt)}, {"relay", relayHandler(b, 2, c.rt)}}
+		if c.op.openai {
+			systems = systems[1:]
+		}
+		for _, sys := range systems {
 			b.Run(c.name+"/"+sys.name, func(b *testing.B) {
-				if n := serveOnce(b, sys.h, path(c.op.path), c.op.body, hdr); n == 0 {
+				if n := serveOnce(b, sys.h, path(c.op), c.op.body, hdr); n == 0 {
 					b.Fatal("empty answer")
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					serveOnce(b, sys.h, path(c.op.path), c.op.body, hdr)
+					serveOnce(b, sys.h, path(c.op), c.op.body, hdr)
 				}
 			})
 		}

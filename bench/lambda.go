@@ -27,6 +27,11 @@ type lambdaResult struct {
 	errors   int
 	firstErr string
 	note     string
+	// Under the Runtime Interface Emulator, as a caller sees it: POST .../invocations → answer.
+	rieCold   time.Duration // the first invocation: the emulator starts the bootstrap, init, then the call
+	rieWarm   []time.Duration
+	rieDirect []time.Duration
+	rieNote   string
 }
 
 func pct(ds []time.Duration, q float64) time.Duration {
@@ -52,6 +57,15 @@ func (l lambdaResult) markdown() string {
 	fmt.Fprintf(&w, "| warm invocation: event out → response in | %s | %s | %s | %d |\n", us(pct(l.lambda, .5)), us(pct(l.lambda, .9)), us(pct(l.lambda, 1)), len(l.lambda))
 	fmt.Fprintf(&w, "| the same InvokeModel, direct to the sandbox | %s | %s | %s | %d |\n", us(pct(l.direct, .5)), us(pct(l.direct, .9)), us(pct(l.direct, 1)), len(l.direct))
 	fmt.Fprintf(&w, "| **overhead** (warm − direct) | %s | %s | | |\n", signedUS(pct(l.lambda, .5)-pct(l.direct, .5)), signedUS(pct(l.lambda, .9)-pct(l.direct, .9)))
+	if len(l.rieWarm) > 0 {
+		fmt.Fprintf(&w, "| under aws-lambda-rie: first invocation (starts the bootstrap, init, call) | %s | | | 1 |\n", ms(l.rieCold))
+		fmt.Fprintf(&w, "| under aws-lambda-rie: warm invocation, caller's view | %s | %s | %s | %d |\n", us(pct(l.rieWarm, .5)), us(pct(l.rieWarm, .9)), us(pct(l.rieWarm, 1)), len(l.rieWarm))
+		fmt.Fprintf(&w, "| the same InvokeModel, direct, alternating with those | %s | %s | %s | %d |\n", us(pct(l.rieDirect, .5)), us(pct(l.rieDirect, .9)), us(pct(l.rieDirect, 1)), len(l.rieDirect))
+		fmt.Fprintf(&w, "| **overhead under RIE** (warm − direct; includes the emulator's own hop) | %s | %s | | |\n", signedUS(pct(l.rieWarm, .5)-pct(l.rieDirect, .5)), signedUS(pct(l.rieWarm, .9)-pct(l.rieDirect, .9)))
+	}
+	if l.rieNote != "" {
+		fmt.Fprintf(&w, "\n%s\n", l.rieNote)
+	}
 	if l.errors > 0 {
 		fmt.Fprintf(&w, "\n%d invocations failed; the first: %s\n", l.errors, l.firstErr)
 	}
@@ -199,7 +213,90 @@ func (b *bench) measureLambda(ctx context.Context) lambdaResult {
 		}
 	}
 	b.logf("lambda   start→ready p50 %v; warm p50 %v vs direct p50 %v (%d errors)", pct(res.starts, .5), pct(res.lambda, .5), pct(res.direct, .5), res.errors)
+	b.underRIE(ctx, bin, env, event, warm, &res)
 	return res
+}
+
+// underRIE runs the bootstrap under aws-lambda-rie (.ci/install-rie), when it is installed, and invokes it as
+// a caller would.
+func (b *bench) underRIE(ctx context.Context, bin string, env []string, event []byte, n int, res *lambdaResult) {
+	rie, err := exec.LookPath("aws-lambda-rie")
+	if err != nil {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		rie = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "aws-lambda-rie")
+		if _, err := os.Stat(rie); err != nil {
+			res.rieNote = "aws-lambda-rie is not installed (bash .ci/install-rie): not measured under the emulator."
+			return
+		}
+	}
+	addr, err := freePort()
+	if err != nil {
+		res.rieNote = err.Error()
+		return
+	}
+	api, err := freePort()
+	if err != nil {
+		res.rieNote = err.Error()
+		return
+	}
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, bin)
+	cmd.Env = append(append(os.Environ(), env...), "AWS_LAMBDA_FUNCTION_TIMEOUT=30")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		res.rieNote = "aws-lambda-rie: " + err.Error()
+		return
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			res.rieNote = "aws-lambda-rie did not listen within 10 s"
+			return
+		}
+	}
+	url := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	hc := &http.Client{Timeout: 30 * time.Second}
+	invoke := func() (time.Duration, error) {
+		t0 := time.Now()
+		resp, err := hc.Post(url, "application/json", strings.NewReader(string(event)))
+		if err != nil {
+			return 0, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"statusCode":200`) {
+			return 0, fmt.Errorf("HTTP %d: %s", resp.StatusCode, truncate(body, 300))
+		}
+		return time.Since(t0), nil
+	}
+	if res.rieCold, err = invoke(); err != nil {
+		res.rieNote = "under aws-lambda-rie the first invocation failed: " + err.Error()
+		return
+	}
+	o := ops(b.s.words)["InvokeModel"]
+	o.body = []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":1000,"messages":[{"role":"user","content":[{"type":"text","text":"Say hello to the benchmark. words:` + strconv.Itoa(b.s.words) + `"}]}]}`)
+	for i := 0; i < n+5 && ctx.Err() == nil; i++ {
+		d, err := invoke()
+		if err != nil {
+			res.rieNote = "under aws-lambda-rie an invocation failed: " + err.Error()
+			return
+		}
+		t0 := time.Now()
+		_, derr := b.cl.do(ctx, b.direct, o)
+		dd := time.Since(t0)
+		if i < 5 {
+			continue
+		}
+		res.rieWarm = append(res.rieWarm, d)
+		if derr == nil {
+			res.rieDirect = append(res.rieDirect, dd)
+		}
+	}
+	b.logf("lambda   under RIE: first invocation %v; warm p50 %v vs direct p50 %v", res.rieCold, pct(res.rieWarm, .5), pct(res.rieDirect, .5))
 }
 
 // warmInvocations sends n events one after the other, alternating with the same InvokeModel sent directly

@@ -120,9 +120,22 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	if b.openai {
 		opNames = append(opNames, "Converse", "OpenAI", "OpenAIStream")
 	}
-	systems := []*sut{b.direct, b.proxy}
-	if b.relay != nil {
-		systems = append(systems, b.relay)
+	systems := b.systems()
+
+	// What each process burns with no load at all (timers, metrics, GC), to tell fixed costs from
+	// per-request ones at low rates.
+	if !b.s.quick {
+		idle := append(append([]*sut{}, systems[1:]...), b.sbSUT())
+		c0 := make([]time.Duration, len(idle))
+		for i, s := range idle {
+			c0[i], _ = cpuTime(s.pid)
+		}
+		const window = 5 * time.Second
+		time.Sleep(window)
+		for i, s := range idle {
+			c1, _ := cpuTime(s.pid)
+			rep.idle = append(rep.idle, idleCPU{s.name, (c1 - c0[i]) * time.Second / window})
+		}
 	}
 
 	// Fixed rates, zero model latency: what each system adds. Systems are interleaved at every rate so that
@@ -201,7 +214,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 			return nil, err
 		}
 		b.logf("realistic pace: 300 ms to first token, 50 tokens/s, 100-token answers")
-		for _, s := range systems {
+		for _, s := range b.systems() { // the soak replaced the relay process
 			if b.s.phases["paced"] {
 				rep.paced = append(rep.paced, b.measure(ctx, "paced", s, paced["ConverseStream"], 100, 2*b.s.cell, 4000))
 			}
@@ -222,6 +235,23 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	}
 	return rep, nil
 }
+
+// idleCPU is a process's CPU time per second with no requests.
+type idleCPU struct {
+	sut    string
+	perSec time.Duration
+}
+
+// systems are the ones every phase compares, with their current processes.
+func (b *bench) systems() []*sut {
+	s := []*sut{b.direct, b.proxy}
+	if b.relay != nil {
+		s = append(s, b.relay)
+	}
+	return s
+}
+
+func (b *bench) sbSUT() *sut { return &sut{name: "sandbox", pid: b.sb.pid()} }
 
 type ladderResult struct {
 	sut     string

@@ -23,6 +23,7 @@ type report struct {
 	soak       []soakSample
 	soakRes    *LoadResult
 	windows    []*stsWindow
+	idle       []idleCPU
 	targets    int
 	lambda     lambdaResult
 }
@@ -128,6 +129,13 @@ func (r *report) markdown() string {
 	p("  the rounds (robust to one round hit by other work); CPU is the process's utime+stime")
 	p("  (/proc/PID/stat, 10 ms ticks) over the measured part, divided by the answered requests; \"load avg\" is")
 	p("  the machine's 1-minute load average after each round (2 CPUs: above 2, other work was competing)")
+	if len(r.idle) > 0 {
+		var parts []string
+		for _, i := range r.idle {
+			parts = append(parts, fmt.Sprintf("%s %v", i.sut, i.perSec))
+		}
+		p("- idle CPU per second, no requests: %s", strings.Join(parts, ", "))
+	}
 	if len(r.fixed) > 0 {
 		r.fixedTable(p)
 	}
