@@ -16,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/internal/httpapi"
@@ -98,11 +99,13 @@ func relayHandler(tb testing.TB, targets int, rt http.RoundTripper) http.Handler
 		ts = append(ts, &router.Target{Name: fmt.Sprintf("t%d", i), Account: fmt.Sprintf("%012d", i+2), Region: "ap-northeast-1",
 			Models: map[string]string{fm: benchModel}, Client: c})
 	}
-	r, err := router.New(ts, router.Options{})
+	// Metrics on, as `serve` has them.
+	reg := prometheus.NewRegistry()
+	r, err := router.New(ts, router.Options{Metrics: router.NewMetrics(reg)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return httpapi.NewHandler(httpapi.Deps{Router: r, Auth: config.Auth{Mode: "none"}})
+	return httpapi.NewHandler(httpapi.Deps{Router: r, Auth: config.Auth{Mode: "none"}, Metrics: httpapi.NewMetrics(reg)})
 }
 
 func proxyHandler(rt http.RoundTripper) http.Handler {

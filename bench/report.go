@@ -132,7 +132,11 @@ func (r *report) markdown() string {
 	if len(r.idle) > 0 {
 		var parts []string
 		for _, i := range r.idle {
-			parts = append(parts, fmt.Sprintf("%s %v", i.sut, i.perSec))
+			v := fmt.Sprintf("%v/s", i.perSec)
+			if i.perSec == 0 {
+				v = "< 2ms/s (no 10 ms tick in 5 s)"
+			}
+			parts = append(parts, i.sut+" "+v)
 		}
 		p("- idle CPU per second, no requests: %s", strings.Join(parts, ", "))
 	}
