@@ -1,13 +1,12 @@
 package openai
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+	"github.com/bedrock-relay/bedrock-relay/router"
 )
 
 // ChatCompletionChunk is one chat.completion.chunk of a streamed answer.
@@ -54,45 +53,36 @@ type FunctionDelta struct {
 type Stream struct {
 	meta         Meta
 	includeUsage bool
-	dec          *eventstream.Decoder
-	buf          []byte
 	tools        map[int]int // Converse contentBlockIndex → OpenAI tool_calls index
 }
 
 // NewStream starts mapping a stream; includeUsage is stream_options.include_usage.
 func NewStream(meta Meta, includeUsage bool) *Stream {
-	return &Stream{meta: meta, includeUsage: includeUsage, dec: eventstream.NewDecoder(), tools: map[int]int{}}
+	return &Stream{meta: meta, includeUsage: includeUsage, tools: map[int]int{}}
 }
 
 // Frame maps one raw event-stream frame (as router.Stream.Next returns it). An exception frame is returned
 // as an *Error: the stream is over and the caller is told with an error event.
 func (s *Stream) Frame(frame []byte) ([]ChatCompletionChunk, error) {
-	msg, err := s.dec.Decode(bytes.NewReader(frame), s.buf[:0])
+	f, err := router.ParseFrame(frame)
 	if err != nil {
 		return nil, fmt.Errorf("decode event-stream frame: %w", err)
 	}
-	s.buf = msg.Payload[:0]
-	header := func(name string) string {
-		if v := msg.Headers.Get(name); v != nil {
-			return v.String()
-		}
-		return ""
-	}
-	switch header(":message-type") {
+	switch string(f.MessageType) {
 	case "event":
-		return s.Event(header(":event-type"), msg.Payload)
+		return s.Event(string(f.EventType), f.Payload)
 	case "exception":
 		var b struct {
 			Message string `json:"message"`
 		}
-		_ = json.Unmarshal(msg.Payload, &b)
-		code := header(":exception-type")
+		_ = json.Unmarshal(f.Payload, &b)
+		code := string(f.ExceptionType)
 		if code != "" {
 			code = strings.ToUpper(code[:1]) + code[1:]
 		}
 		return nil, upstreamError(200, code, b.Message)
 	case "error":
-		return nil, upstreamError(200, header(":error-code"), header(":error-message"))
+		return nil, upstreamError(200, "InternalServerException", "the upstream stream sent an error frame")
 	}
 	return nil, nil
 }

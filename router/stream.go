@@ -30,8 +30,7 @@ type Stream struct {
 	usage Usage
 	onEnd func(u Usage, failed bool)
 	once  sync.Once
-	dec   *eventstream.Decoder
-	pbuf  []byte
+	buf   []byte // the frame buffer, reused: a frame from Next is valid until the next call
 	b64   []byte
 }
 
@@ -40,24 +39,24 @@ func (s *Stream) Header() http.Header { return s.resp.Header }
 
 // openStream reads the first frame: a stream that fails before its first event fails over like any error.
 func openStream(resp *http.Response, op string) (*Stream, error) {
-	s := &Stream{resp: resp, op: op, dec: eventstream.NewDecoder()}
+	s := &Stream{resp: resp, op: op}
 	frame, err := s.readFrame()
 	if err != nil {
 		return nil, fmt.Errorf("stream ended before its first event: %w", err)
 	}
-	msg, err := s.decode(frame)
+	f, err := ParseFrame(frame)
 	if err != nil {
 		return nil, err
 	}
-	if e := exceptionOf(msg); e != nil {
+	if e := exceptionOf(f); e != nil {
 		return nil, e
 	}
-	s.inspect(msg)
+	s.inspect(f)
 	s.first = frame
 	return s, nil
 }
 
-// Next returns the next raw frame, or io.EOF at the end. A stream that breaks mid-way ends with a
+// Next returns the next raw frame, or io.EOF at the end. The frame is valid until the next call. A stream that breaks mid-way ends with a
 // synthesized modelStreamErrorException frame, so the caller is told rather than left with a truncated
 // answer.
 func (s *Stream) Next() ([]byte, error) {
@@ -79,17 +78,18 @@ func (s *Stream) Next() ([]byte, error) {
 		s.err = err
 		return ExceptionFrame("modelStreamErrorException", "The upstream stream broke off: "+err.Error()), nil
 	}
-	msg, err := s.decode(frame)
+	f, err := ParseFrame(frame)
 	if err != nil {
 		s.end(true)
 		s.err = err
 		return ExceptionFrame("modelStreamErrorException", "The upstream stream sent a malformed frame."), nil
 	}
-	if exceptionOf(msg) != nil {
+	if string(f.MessageType) != "event" {
 		s.end(true)
+		s.err = exceptionOf(f)
 		return frame, nil
 	}
-	s.inspect(msg)
+	s.inspect(f)
 	return frame, nil
 }
 
@@ -126,7 +126,10 @@ func (s *Stream) readFrame() ([]byte, error) {
 	if total < 16 || total > maxFrame {
 		return nil, fmt.Errorf("event-stream frame of %d bytes", total)
 	}
-	frame := make([]byte, total)
+	if cap(s.buf) < int(total) {
+		s.buf = make([]byte, total)
+	}
+	frame := s.buf[:total]
 	copy(frame, prelude[:])
 	if _, err := io.ReadFull(s.resp.Body, frame[12:]); err != nil {
 		if err == io.EOF {
@@ -137,42 +140,28 @@ func (s *Stream) readFrame() ([]byte, error) {
 	return frame, nil
 }
 
-func (s *Stream) decode(frame []byte) (eventstream.Message, error) {
-	msg, err := s.dec.Decode(bytes.NewReader(frame), s.pbuf[:0])
-	if err != nil {
-		return msg, fmt.Errorf("decode event-stream frame: %w", err)
-	}
-	s.pbuf = msg.Payload[:0]
-	return msg, nil
-}
-
-func headerString(m eventstream.Message, name string) string {
-	if v := m.Headers.Get(name); v != nil {
-		return v.String()
-	}
-	return ""
-}
-
 // exceptionOf turns an exception frame into the upstream error it stands for.
-func exceptionOf(m eventstream.Message) *upstream.Error {
-	if headerString(m, ":message-type") != "exception" {
+func exceptionOf(f Frame) *upstream.Error {
+	switch string(f.MessageType) {
+	case "event":
 		return nil
+	case "error": // :error-code / :error-message frames: rare; the code is not needed to fail over
+		return &upstream.Error{Status: 200, Code: "InternalServerException", Message: "the upstream stream sent an error frame", Body: append([]byte(nil), f.Payload...)}
 	}
-	typ := headerString(m, ":exception-type")
-	code := typ
+	code := string(f.ExceptionType)
 	if code != "" {
 		code = string(bytes.ToUpper([]byte(code[:1]))) + code[1:]
 	}
 	var b struct {
 		Message string `json:"message"`
 	}
-	_ = json.Unmarshal(m.Payload, &b)
-	return &upstream.Error{Status: 200, Code: code, Message: b.Message, Body: append([]byte(nil), m.Payload...)}
+	_ = json.Unmarshal(f.Payload, &b)
+	return &upstream.Error{Status: 200, Code: code, Message: b.Message, Body: append([]byte(nil), f.Payload...)}
 }
 
 // inspect picks the usage out of the frames that carry it.
-func (s *Stream) inspect(m eventstream.Message) {
-	switch headerString(m, ":event-type") {
+func (s *Stream) inspect(m Frame) {
+	switch string(m.EventType) {
 	case "metadata": // ConverseStream
 		var b struct {
 			Usage struct {
