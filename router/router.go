@@ -448,15 +448,17 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Target]b
 	cands := r.byModel[fm]
 	type scored struct {
 		t     *Target
+		idx   int
 		score float64
 	}
-	list := make([]scored, 0, len(cands))
-	for _, t := range cands {
+	var buf [16]scored // most pools are small: keep the candidate list on the stack
+	list := buf[:0]
+	for i, t := range cands {
 		if tried[t] || r.senders[t] == nil {
 			continue
 		}
 		h := r.limits.Headroom(ratelimit.Key{Target: t.Name, Model: fm})
-		list = append(list, scored{t, h * float64(t.Weight)})
+		list = append(list, scored{t, i, h * float64(t.Weight)})
 	}
 	r.mu.Lock()
 	r.rr++
@@ -470,7 +472,7 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Target]b
 			return list[i].score > list[j].score
 		}
 		// Equal headroom: rotate so ties spread.
-		return (uint64(indexOf(cands, list[i].t))+rot)%uint64(len(cands)) < (uint64(indexOf(cands, list[j].t))+rot)%uint64(len(cands))
+		return (uint64(list[i].idx)+rot)%uint64(len(cands)) < (uint64(list[j].idx)+rot)%uint64(len(cands))
 	})
 	ex := &ExhaustedError{Model: fm, Setup: true, none: len(list) == 0, faultOnly: len(list) > 0}
 	var earliest time.Duration = -1
@@ -498,15 +500,6 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Target]b
 	}
 	ex.RetryAfter = earliest
 	return nil, ratelimit.Reservation{}, ex
-}
-
-func indexOf(ts []*Target, t *Target) int {
-	for i, x := range ts {
-		if x == t {
-			return i
-		}
-	}
-	return 0
 }
 
 func (r *Router) try(ctx context.Context, t *Target, called string, req *Request, stream bool) (*Result, error) {

@@ -106,9 +106,11 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 // readBody reads the body up to the limit, refusing a larger one before reading it when it says its length.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	max := h.deps.Options.MaxBodyBytes
-	tooLarge := validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", max)
+	tooLarge := func() error {
+		return validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", max)
+	}
 	if r.ContentLength > max {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	if d := h.deps.Options.RequestTimeout; d > 0 {
 		// A caller trickling its body in is held to the request timeout too. The deadline is lifted once the
@@ -122,7 +124,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
