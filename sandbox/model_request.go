@@ -440,27 +440,10 @@ func anthropicMessage(i int, raw json.RawMessage) (turn, int, *awsError) {
 	if len(blocks) == 0 {
 		return t, 0, validationException("messages.%d: all messages must have non-empty content except for the optional final assistant message", i)
 	}
-	var parts []string
-	images := 0
-	for j, b := range blocks {
-		path := fmt.Sprintf("messages.%d.content.%d", i, j)
-		text, img, kind, err := anthropicBlock(path, b, false)
-		if err != nil {
-			return t, 0, err
-		}
-		switch kind {
-		case "tool_use":
-			t.ToolUses++
-		case "tool_result":
-			t.ToolResults++
-		}
-		images += img
-		if text != "" {
-			parts = append(parts, text)
-		}
-	}
-	t.Text = strings.Join(parts, "\n")
-	return t, images, nil
+	images, err := t.addBlocks(len(blocks), "tool_use", "tool_result", func(j int) (string, int, string, *awsError) {
+		return anthropicBlock(fmt.Sprintf("messages.%d.content.%d", i, j), blocks[j], false)
+	})
+	return t, images, err
 }
 
 // anthropicBlock validates one content block and returns its text (for echo and token counting), its image
@@ -859,17 +842,26 @@ func (p *converseParser) message(key string, i int, raw json.RawMessage) (turn, 
 	if len(blocks) == 0 {
 		return t, 0, validationException("The content field in the Message object at %s.%d is empty. Add a ContentBlock object to the content field and try again.", key, i)
 	}
+	images, err := t.addBlocks(len(blocks), "toolUse", "toolResult", func(j int) (string, int, string, *awsError) {
+		return p.block(fmt.Sprintf("%s.%d.content.%d", key, i, j), fmt.Sprintf("%s.content.%d.member", path, j+1), blocks[j])
+	})
+	return t, images, err
+}
+
+// addBlocks parses a message's n content blocks with parse, whatever the dialect: it joins their text into
+// t.Text, counts tool uses and results (named toolUse and toolResult in the dialect) and returns the images.
+func (t *turn) addBlocks(n int, toolUse, toolResult string, parse func(j int) (text string, images int, kind string, err *awsError)) (int, *awsError) {
 	var parts []string
 	images := 0
-	for j, b := range blocks {
-		text, img, kind, err := p.block(fmt.Sprintf("%s.%d.content.%d", key, i, j), fmt.Sprintf("%s.content.%d.member", path, j+1), b)
+	for j := 0; j < n; j++ {
+		text, img, kind, err := parse(j)
 		if err != nil {
-			return t, 0, err
+			return 0, err
 		}
 		switch kind {
-		case "toolUse":
+		case toolUse:
 			t.ToolUses++
-		case "toolResult":
+		case toolResult:
 			t.ToolResults++
 		}
 		images += img
@@ -878,7 +870,7 @@ func (p *converseParser) message(key string, i int, raw json.RawMessage) (turn, 
 		}
 	}
 	t.Text = strings.Join(parts, "\n")
-	return t, images, nil
+	return images, nil
 }
 
 // block parses one ContentBlock union. at is the 0-based location Bedrock names in its own messages,
