@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -173,13 +174,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 func Parse(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, errEOF) {
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is the defaults
 		return fmt.Errorf("parse config: %w", err)
 	}
 	return nil
 }
-
-var errEOF = errors.New("EOF")
 
 // applyEnv applies BEDROCK_RELAY_* overrides.
 func (c *Config) applyEnv(getenv func(string) string) {

@@ -118,3 +118,16 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyFileIsTheDefaults(t *testing.T) {
+	c, err := load(t, "", nil)
+	if err != nil {
+		t.Fatalf("empty file: %v, want the defaults", err)
+	}
+	if c.Server.Addr != "127.0.0.1:8080" || c.Auth.Mode != "keys" {
+		t.Errorf("got %+v, want the defaults", c.Server)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "targets") {
+		t.Errorf("Validate: %v, want it to ask for targets", err)
+	}
+}

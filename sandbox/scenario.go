@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -151,6 +153,9 @@ func ParseScenario(data []byte) (*Scenario, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(sc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("parse sandbox scenario: the file is empty; describe at least one account (see sandbox/testdata/scenario-example.yaml)")
+		}
 		return nil, fmt.Errorf("parse sandbox scenario: %w", err)
 	}
 	def := DefaultScenario()

@@ -1,9 +1,11 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -205,5 +207,35 @@ func TestNonStrictFailsOnlyWhenRoutedToMissingRegion(t *testing.T) {
 	}
 	if ok == 0 || denied == 0 {
 		t.Errorf("ok=%d denied=%d: want some calls served in ap-northeast-1 and some refused for ap-northeast-3", ok, denied)
+	}
+}
+
+func TestDebugLogNamesCallsNotSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	sb, err := sandbox.New(nil, sandbox.WithLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sb)
+	defer ts.Close()
+	cfg := sdkConfig(ts.URL, credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()})
+	out, err := sts.NewFromConfig(cfg).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(sandbox.TargetRoleARN(sandbox.SmallAccount)), RoleSessionName: aws.String("s1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := buf.String()
+	if !strings.Contains(log, `"operation":"AssumeRole"`) || !strings.Contains(log, `"outcome":"ok"`) {
+		t.Errorf("debug log %q: want the AssumeRole call and its outcome", log)
+	}
+	for _, secret := range []string{aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken), sb.CallerCredentials().SecretAccessKey} {
+		if strings.Contains(log, secret) {
+			t.Errorf("debug log contains a secret")
+		}
+	}
+}
+
+func TestEmptyScenarioIsAnError(t *testing.T) {
+	if _, err := sandbox.ParseScenario(nil); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("got %v, want an error saying the scenario is empty", err)
 	}
 }

@@ -118,6 +118,9 @@ func (s *Sandbox) record(c Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.Time = s.clock()
+	// Debug only (the sandbox command's -v): who called what and how it ended; never keys or bodies.
+	s.log.Debug("request", "service", c.Service, "operation", c.Operation, "principal", c.Principal,
+		"region", c.Region, "served_region", c.ServedRegion, "model", c.Model, "target", c.Target, "outcome", c.Outcome)
 	switch c.Service {
 	case "bedrock":
 		s.stats.bedrock[bedrockKey{c.Account, c.Region, c.Model, c.Outcome}]++
