@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 
 	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/credcache"
+	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
 // Options tune a Client. The zero value is fine.
@@ -140,13 +140,9 @@ func (c *Client) AssumedAccount(ctx context.Context) (string, error) {
 	return c.target.Account(), nil
 }
 
-// Usage is what an invocation cost, from Bedrock's response headers (Invoke) or invocation metrics (streams).
-type Usage struct {
-	InputTokens  int
-	OutputTokens int
-	// Latency is Bedrock's own measure of the invocation.
-	Latency time.Duration
-}
+// Usage is what an invocation cost, from Bedrock's response headers (Invoke) or invocation metrics (streams),
+// read by package upstream, the one place that knows where Bedrock reports it.
+type Usage = upstream.Usage
 
 // Response is a model's answer to Invoke.
 type Response struct {
@@ -181,12 +177,7 @@ func (c *Client) Invoke(ctx context.Context, body []byte, modelID string, opts .
 	resp := &Response{Body: out.Body, ContentType: aws.ToString(out.ContentType)}
 	resp.RequestID, _ = awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
 	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
-		h := raw.Header
-		resp.Usage.InputTokens, _ = strconv.Atoi(h.Get("X-Amzn-Bedrock-Input-Token-Count"))
-		resp.Usage.OutputTokens, _ = strconv.Atoi(h.Get("X-Amzn-Bedrock-Output-Token-Count"))
-		if ms, err := strconv.Atoi(h.Get("X-Amzn-Bedrock-Invocation-Latency")); err == nil {
-			resp.Usage.Latency = time.Duration(ms) * time.Millisecond
-		}
+		resp.Usage = upstream.UsageFromHeaders(raw.Header)
 	}
 	return resp, nil
 }
@@ -212,10 +203,8 @@ func isExpired(err error) bool {
 		return false
 	}
 	var ae smithy.APIError
-	return errors.As(err, &ae) && expiredCodes[ae.ErrorCode()]
+	return errors.As(err, &ae) && relay.IsExpired(ae.ErrorCode())
 }
-
-var expiredCodes = map[string]bool{"ExpiredToken": true, "ExpiredTokenException": true}
 
 func (c *Client) wrap(op, modelID string, err error) error {
 	if err == nil {

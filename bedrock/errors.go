@@ -63,7 +63,7 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches the relay sentinel errors by AWS error code.
+// Is matches the relay sentinel errors by AWS error code, through the one table (relay.LookupCode).
 func (e *Error) Is(target error) bool {
 	switch target {
 	case relay.ErrInvalidRequest, relay.ErrAccessDenied, relay.ErrExpiredCredentials, relay.ErrNotFound,
@@ -72,31 +72,24 @@ func (e *Error) Is(target error) bool {
 		return false
 	}
 	if target == relay.ErrExpiredCredentials {
-		return expiredCodes[e.Code]
+		return relay.IsExpired(e.Code)
 	}
 	return e.Kind() == target
 }
 
 // Kind is the relay sentinel error e matches: one of ErrInvalidRequest, ErrAccessDenied, ErrNotFound,
-// ErrThrottled, ErrUpstream. A cancelled or timed-out context is ErrUpstream here; check ctx.Err() or
+// ErrThrottled, ErrUpstream (an expired credential is ErrAccessDenied here; Is also matches
+// ErrExpiredCredentials). A cancelled or timed-out context is ErrUpstream here; check ctx.Err() or
 // errors.Is(err, context.Canceled) first where that matters.
 func (e *Error) Kind() error {
-	switch e.Code {
-	case "ValidationException", "ValidationError", "MalformedPolicyDocument", "PackedPolicyTooLarge",
-		"InvalidParameterValue", "SerializationException":
-		return relay.ErrInvalidRequest
-	case "AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "InvalidClientTokenId",
-		"SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken",
-		"MissingAuthenticationTokenException", "ExpiredToken", "ExpiredTokenException", "RegionDisabledException",
-		"InvalidIdentityToken":
-		return relay.ErrAccessDenied
-	case "ResourceNotFoundException":
-		return relay.ErrNotFound
-	case "ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceQuotaExceededException",
-		"ModelNotReadyException":
-		return relay.ErrThrottled
+	if e.Code == "" {
+		return relay.ErrUpstream
 	}
-	return relay.ErrUpstream
+	k := relay.LookupCode(e.Code, e.StatusCode).Sentinel
+	if k == relay.ErrExpiredCredentials {
+		return relay.ErrAccessDenied
+	}
+	return k
 }
 
 // Hint says what to do about a known setup mistake, or "".
@@ -115,7 +108,7 @@ func (e *Error) Hint() string {
 			h += " (and a Condition StringEquals sts:ExternalId matching the configured external ID)"
 		}
 		return h + fmt.Sprintf(", and %s's own permission policy must allow sts:AssumeRole on %s", caller, e.Target.RoleARN)
-	case e.Op == OpAssumeRole && expiredCodes[e.Code], e.Op == OpGetCallerIdentity && expiredCodes[e.Code]:
+	case e.Op == OpAssumeRole && relay.IsExpired(e.Code), e.Op == OpGetCallerIdentity && relay.IsExpired(e.Code):
 		return "the source credentials have expired: renew them (a new session, aws sso login, or fresh environment variables)"
 	case e.Code == "InvalidClientTokenId" || e.Code == "UnrecognizedClientException":
 		return "the source credentials are not valid: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the AWS profile in use"
@@ -123,7 +116,7 @@ func (e *Error) Hint() string {
 		return "the request signature was refused: check the secret access key, and that this machine's clock is right"
 	case e.Code == "RegionDisabledException":
 		return fmt.Sprintf("STS is not activated in this region for account %s: activate the region, or use another STS endpoint", acct)
-	case expiredCodes[e.Code]:
+	case relay.IsExpired(e.Code):
 		return "Bedrock refused the assumed-role credentials as expired even after a refresh: check this machine's clock"
 	case e.Code == "AccessDeniedException":
 		return accessHint(e, acct)

@@ -1,17 +1,16 @@
 package bedrock
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
 // Stream is the answer of InvokeStream: the model's native stream events, one chunk at a time. It is not safe
@@ -79,19 +78,8 @@ func (s *Stream) Recv() ([]byte, error) {
 
 // noteMetrics picks up the usage Bedrock appends to the last event of every model's stream.
 func (s *Stream) noteMetrics(b []byte) {
-	if !bytes.Contains(b, []byte(`"amazon-bedrock-invocationMetrics"`)) {
-		return
-	}
-	var ev struct {
-		M *struct {
-			InputTokenCount   int   `json:"inputTokenCount"`
-			OutputTokenCount  int   `json:"outputTokenCount"`
-			InvocationLatency int64 `json:"invocationLatency"`
-		} `json:"amazon-bedrock-invocationMetrics"`
-	}
-	if json.Unmarshal(b, &ev) == nil && ev.M != nil {
-		s.usage = Usage{InputTokens: ev.M.InputTokenCount, OutputTokens: ev.M.OutputTokenCount,
-			Latency: time.Duration(ev.M.InvocationLatency) * time.Millisecond}
+	if u, ok := upstream.InvocationMetrics(b); ok {
+		s.usage = u
 	}
 }
 

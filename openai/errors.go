@@ -1,16 +1,12 @@
 package openai
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/bedrock-relay/bedrock-relay/router"
+	relay "github.com/bedrock-relay/bedrock-relay"
 )
 
 // Error is an answer in OpenAI's error shape, {"error":{"message","type","param","code"}}, with the HTTP
@@ -62,19 +58,6 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 	}{b})
 }
 
-// Write sends e as an HTTP response.
-func (e *Error) Write(w http.ResponseWriter) {
-	body, _ := json.Marshal(e)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
-		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfter.Milliseconds(), 10))
-	}
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(append(body, '\n'))
-}
-
 // Invalid is a 400 for a bad request field.
 func Invalid(param, code, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Param: param, Code: code, Message: fmt.Sprintf(format, args...)}
@@ -102,69 +85,35 @@ func ModelNotFound(model string) *Error {
 		Message: fmt.Sprintf("The model %q does not exist on this relay. GET /v1/models lists the models your key may use.", model)}
 }
 
-// setupHint is what an operator does when Bedrock refuses the relay's own roles.
-const setupHint = " The relay's AWS setup needs fixing (role permissions, model access or region); its operator can run `bedrock-relay check`."
+// SetupHint is what an operator does when Bedrock refuses the relay's own roles.
+const SetupHint = " The relay's AWS setup needs fixing (role permissions, model access or region); its operator can run `bedrock-relay check`."
 
-// ErrorFrom maps an error from router.Router.Do (or from this package) to the OpenAI answer. A
-// *router.CallerError is a 400 here: callers resolve the model first, so an unknown one is a 404 before
-// Do is reached.
-func ErrorFrom(err error) *Error {
-	var oe *Error
-	var ce *router.CallerError
-	var ex *router.ExhaustedError
-	var fe *router.FinalError
-	switch {
-	case errors.As(err, &oe):
-		return oe
-	case errors.As(err, &ce):
-		return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: "invalid_request", Message: ce.Message}
-	case errors.As(err, &ex):
-		if ex.Setup {
-			return &Error{Status: http.StatusBadGateway, Type: TypeAPI, Code: "upstream_setup_error",
-				Message: "Every Bedrock account serving this model refused the relay." + setupHint}
-		}
-		return &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: ex.RetryAfter,
-			Message: fmt.Sprintf("Every Bedrock account serving this model is at its limit; retry after %s.", ex.RetryAfter.Round(time.Second))}
-	case errors.As(err, &fe):
-		if fe.Err == nil {
-			if errors.Is(fe.Cause, context.DeadlineExceeded) {
-				return &Error{Status: http.StatusGatewayTimeout, Type: TypeAPI, Code: "timeout", Message: "The request timed out before Bedrock answered."}
-			}
-			return &Error{Status: http.StatusBadGateway, Type: TypeAPI, Code: "upstream_unreachable", Message: "No Bedrock endpoint could be reached."}
-		}
-		return upstreamError(fe.Err.Status, fe.Err.Code, fe.Err.Message)
-	case errors.Is(err, context.DeadlineExceeded):
-		return &Error{Status: http.StatusGatewayTimeout, Type: TypeAPI, Code: "timeout", Message: "The request timed out before Bedrock answered."}
-	case errors.Is(err, context.Canceled):
-		// The client went away; whatever is written is not read. 499 is what proxies log for it.
-		return &Error{Status: 499, Type: TypeAPI, Code: "canceled", Message: "The request was canceled."}
-	}
-	return &Error{Status: http.StatusInternalServerError, Type: TypeAPI, Code: "internal_error", Message: "The relay failed to handle the request."}
-}
-
-// upstreamError maps a Bedrock error (after failover) by its code; status is Bedrock's (200 for an
-// exception frame inside a stream).
-func upstreamError(status int, code, message string) *Error {
+// FromBedrock is a Bedrock error answer (after failover) in OpenAI's shape, by what its code means
+// (relay.LookupCode); status is Bedrock's (200 for an exception frame inside a stream).
+func FromBedrock(status int, code, message string) *Error {
 	msg := message
 	if msg == "" {
 		msg = code
 	}
 	msg = "Bedrock: " + msg
-	switch code {
-	case "ValidationException":
+	c := relay.LookupCode(code, status)
+	switch c.Class {
+	case relay.ClassCaller:
+		if c.Status < 400 || c.Status >= 500 || c.Status == http.StatusRequestTimeout || c.Status == http.StatusFailedDependency {
+			break // not a status that says the request was at fault
+		}
 		return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: code, Message: msg}
-	case "ThrottlingException", "ServiceQuotaExceededException":
+	case relay.ClassThrottle, relay.ClassDaily:
 		return &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Code: code, Message: msg, RetryAfter: time.Second}
-	case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
-		"ResourceNotFoundException", "CredentialsUnavailable":
-		return &Error{Status: http.StatusBadGateway, Type: TypeAPI, Code: code, Message: msg + "." + setupHint}
-	case "ServiceUnavailableException", "ModelNotReadyException":
-		return &Error{Status: http.StatusServiceUnavailable, Type: TypeAPI, Code: code, Message: msg}
-	case "ModelTimeoutException":
-		return &Error{Status: http.StatusGatewayTimeout, Type: TypeAPI, Code: code, Message: msg}
-	}
-	if status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusFailedDependency {
-		return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: code, Message: msg}
+	case relay.ClassSetup, relay.ClassExpired:
+		return &Error{Status: http.StatusBadGateway, Type: TypeAPI, Code: code, Message: msg + "." + SetupHint}
+	case relay.ClassFault:
+		switch c.Status {
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests: // ModelNotReadyException: not ready yet
+			return &Error{Status: http.StatusServiceUnavailable, Type: TypeAPI, Code: code, Message: msg}
+		case http.StatusRequestTimeout:
+			return &Error{Status: http.StatusGatewayTimeout, Type: TypeAPI, Code: code, Message: msg}
+		}
 	}
 	return &Error{Status: http.StatusBadGateway, Type: TypeAPI, Code: code, Message: msg}
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bedrock-relay/bedrock-relay/router"
+	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
 // ChatCompletionChunk is one chat.completion.chunk of a streamed answer.
@@ -61,10 +61,10 @@ func NewStream(meta Meta, includeUsage bool) *Stream {
 	return &Stream{meta: meta, includeUsage: includeUsage, tools: map[int]int{}}
 }
 
-// Frame maps one raw event-stream frame (as router.Stream.Next returns it). An exception frame is returned
+// Frame maps one raw event-stream frame (as the relay passes it on: router.Stream.Next). An exception frame is returned
 // as an *Error: the stream is over and the caller is told with an error event.
 func (s *Stream) Frame(frame []byte) ([]ChatCompletionChunk, error) {
-	f, err := router.ParseFrame(frame)
+	f, err := upstream.ParseFrame(frame)
 	if err != nil {
 		return nil, fmt.Errorf("decode event-stream frame: %w", err)
 	}
@@ -80,9 +80,9 @@ func (s *Stream) Frame(frame []byte) ([]ChatCompletionChunk, error) {
 		if code != "" {
 			code = strings.ToUpper(code[:1]) + code[1:]
 		}
-		return nil, upstreamError(200, code, b.Message)
+		return nil, FromBedrock(200, code, b.Message)
 	case "error":
-		return nil, upstreamError(200, "InternalServerException", "the upstream stream sent an error frame")
+		return nil, FromBedrock(200, "InternalServerException", "the upstream stream sent an error frame")
 	}
 	return nil, nil
 }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"github.com/bedrock-relay/bedrock-relay/upstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -52,7 +53,7 @@ func (m *Metrics) exhausted(model string) {
 	}
 }
 
-func (m *Metrics) served(target, model string, u Usage) {
+func (m *Metrics) served(target, model string, u upstream.Usage) {
 	if m != nil {
 		m.servedTotal.WithLabelValues(target, model).Inc()
 		m.tokens.WithLabelValues(target, model, "input").Add(float64(u.InputTokens))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 	"github.com/bedrock-relay/bedrock-relay/credcache"
 	"github.com/bedrock-relay/bedrock-relay/ratelimit"
@@ -199,12 +200,7 @@ type Result struct {
 	// Stream is set for stream operations; it must be closed.
 	Stream   *Stream
 	Attempts []Attempt
-	Usage    Usage
-}
-
-// Usage is what a request consumed.
-type Usage struct {
-	InputTokens, OutputTokens int
+	Usage    upstream.Usage
 }
 
 // CallerError is a request the relay refuses without trying a target (unknown model, bad body).
@@ -263,56 +259,24 @@ func (e *FinalError) Error() string {
 
 func (e *FinalError) Unwrap() error { return e.Cause }
 
-// class is how an upstream failure is handled.
-type class int
-
-const (
-	classCaller   class = iota // the caller's mistake: answer it, no failover
-	classThrottle              // per-minute throttle: cool the target for this model, fail over
-	classDaily                 // tokens per day: cool for long, fail over
-	classFault                 // transient: short backoff, fail over
-	classSetup                 // AccessDenied, model not enabled, bad credentials: out for long, fail over
-	classExpired               // handled inside upstream; if it still surfaces, treat as setup
-)
-
-func classify(err error) (class, string) {
+// classify is what a failed attempt means, from the one table of AWS error codes (relay.LookupCode), and the
+// code to record for it. A failure that is no AWS answer is the caller going away (Canceled), credentials
+// that could not be had (a setup problem of the target), or a connection that failed (a transient fault).
+func classify(err error) (relay.Class, string) {
 	var ue *upstream.Error
 	if errors.As(err, &ue) {
-		switch ue.Code {
-		case "ThrottlingException":
-			if strings.Contains(ue.Message, "per day") {
-				return classDaily, ue.Code
-			}
-			return classThrottle, ue.Code
-		case "ServiceUnavailableException", "InternalServerException", "ModelNotReadyException", "ModelTimeoutException",
-			"ModelErrorException", "ModelStreamErrorException":
-			return classFault, ue.Code
-		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
-			"ResourceNotFoundException":
-			return classSetup, ue.Code
-		case "ServiceQuotaExceededException":
-			return classThrottle, ue.Code
-		}
-		if ue.Status >= 500 {
-			return classFault, ue.Code
-		}
-		return classCaller, ue.Code
+		return relay.ClassOf(ue.Code, ue.Status, ue.Message), ue.Code
 	}
 	if errors.Is(err, context.Canceled) {
-		return classCaller, "Canceled"
+		return relay.ClassCaller, "Canceled"
 	}
-	var ce *credentialError
+	var ce *upstream.CredentialsError
 	if errors.As(err, &ce) {
-		return classSetup, "CredentialsUnavailable"
+		return relay.ClassSetup, "CredentialsUnavailable"
 	}
 	// Connection refused, reset, timeouts: transient.
-	return classFault, "ConnectionError"
+	return relay.ClassFault, "ConnectionError"
 }
-
-type credentialError struct{ err error }
-
-func (e *credentialError) Error() string { return e.err.Error() }
-func (e *credentialError) Unwrap() error { return e.err }
 
 // Do routes req: it tries targets until one answers, the deadline passes, or failover has nowhere to go.
 func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
@@ -339,14 +303,14 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 		if t == nil {
 			last := lastFinal(attempts)
 			if last != nil && (exhausted.none || exhausted.faultOnly) {
-				if cls, _ := classify(last.Err); cls == classFault {
+				if cls, _ := classify(last.Err); cls == relay.ClassFault {
 					// Every target was tried and the last one failed: pass its answer on.
 					return nil, &FinalError{Err: asUpstream(last.Err), Cause: last.Err, Attempts: attempts}
 				}
 			}
 			setup := exhausted.Setup
 			for _, a := range attempts {
-				if cls, _ := classify(a.Err); cls != classSetup {
+				if cls, _ := classify(a.Err); cls != relay.ClassSetup {
 					setup = false
 				}
 			}
@@ -386,21 +350,21 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 		r.opts.Metrics.upstreamError(t.Name, fm, code)
 		key := ratelimit.Key{Target: t.Name, Model: fm}
 		switch cls {
-		case classCaller:
+		case relay.ClassCaller:
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return nil, &FinalError{Err: asUpstream(err), Cause: err, Attempts: attempts}
-		case classThrottle:
+		case relay.ClassThrottle:
 			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseThrottled)
 			r.opts.Metrics.cooldown(t.Name, fm, "throttled")
-		case classDaily:
+		case relay.ClassDaily:
 			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseDaily)
 			r.opts.Metrics.cooldown(t.Name, fm, "daily")
-		case classFault:
+		case relay.ClassFault:
 			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseFault)
 			r.opts.Metrics.cooldown(t.Name, fm, "fault")
-		case classSetup, classExpired:
+		case relay.ClassSetup, relay.ClassExpired:
 			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseSetup)
 			r.opts.Metrics.cooldown(t.Name, fm, "setup")
 			r.opts.Logger.Warn("target taken out: setup problem", "target", t.Name, "model", fm, "code", code, "error", err.Error())
@@ -505,10 +469,6 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Target]b
 func (r *Router) try(ctx context.Context, t *Target, called string, req *Request, stream bool) (*Result, error) {
 	resp, err := r.senders[t].Do(ctx, &upstream.Request{Op: req.Op, ModelID: called, Body: req.Body, Header: req.Header})
 	if err != nil {
-		var ue *upstream.Error
-		if !errors.As(err, &ue) && strings.HasPrefix(err.Error(), "credentials:") {
-			return nil, &credentialError{err}
-		}
 		return nil, err
 	}
 	res := &Result{Target: t, Response: resp}
@@ -518,7 +478,7 @@ func (r *Router) try(ctx context.Context, t *Target, called string, req *Request
 			return nil, err
 		}
 		res.Body = body
-		res.Usage = usageFromResponse(req.Op, resp.Header, body)
+		res.Usage = upstream.UsageFromResponse(req.Op, resp.Header, body)
 		return res, nil
 	}
 	s, err := openStream(resp, req.Op)
@@ -540,7 +500,7 @@ func (r *Router) finish(t *Target, fm string, resv ratelimit.Reservation, res *R
 		r.opts.Metrics.served(t.Name, fm, u)
 		return
 	}
-	res.Stream.onEnd = func(u Usage, failed bool) {
+	res.Stream.onEnd = func(u upstream.Usage, failed bool) {
 		res.Usage = u
 		resv.Commit(u.InputTokens, u.OutputTokens)
 		r.opts.Metrics.served(t.Name, fm, u)

@@ -2,12 +2,8 @@ package router
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
-
-	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
 // maxResponse bounds a non-stream response body held in memory.
@@ -53,20 +49,3 @@ func ScanMaxTokens(body []byte) int {
 
 // EstimateInputTokens is a cheap upper-side guess for budget reservations, corrected when usage comes back.
 func EstimateInputTokens(body []byte) int { return len(body)/4 + 1 }
-
-// usageFromResponse reads usage from the token-count headers (InvokeModel) or the body (Converse).
-func usageFromResponse(op string, h http.Header, body []byte) Usage {
-	in, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Input-Token-Count"))
-	out, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Output-Token-Count"))
-	if in > 0 || out > 0 || op != upstream.OpConverse {
-		return Usage{in, out}
-	}
-	var b struct {
-		Usage struct {
-			InputTokens  int `json:"inputTokens"`
-			OutputTokens int `json:"outputTokens"`
-		} `json:"usage"`
-	}
-	_ = json.Unmarshal(body, &b)
-	return Usage{b.Usage.InputTokens, b.Usage.OutputTokens}
-}

@@ -1,17 +1,12 @@
 package router
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
-
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
@@ -27,8 +22,8 @@ type Stream struct {
 	first []byte
 	err   error
 	done  bool
-	usage Usage
-	onEnd func(u Usage, failed bool)
+	usage upstream.Usage
+	onEnd func(u upstream.Usage, failed bool)
 	once  sync.Once
 	buf   []byte // the frame buffer, reused: a frame from Next is valid until the next call
 	b64   []byte
@@ -44,11 +39,11 @@ func openStream(resp *http.Response, op string) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream ended before its first event: %w", err)
 	}
-	f, err := ParseFrame(frame)
+	f, err := upstream.ParseFrame(frame)
 	if err != nil {
 		return nil, err
 	}
-	if e := exceptionOf(f); e != nil {
+	if e := upstream.ExceptionOf(f); e != nil {
 		return nil, e
 	}
 	s.inspect(f)
@@ -76,17 +71,17 @@ func (s *Stream) Next() ([]byte, error) {
 	if err != nil {
 		s.end(true)
 		s.err = err
-		return ExceptionFrame("modelStreamErrorException", "The upstream stream broke off: "+err.Error()), nil
+		return upstream.ExceptionFrame("modelStreamErrorException", "The upstream stream broke off: "+err.Error()), nil
 	}
-	f, err := ParseFrame(frame)
+	f, err := upstream.ParseFrame(frame)
 	if err != nil {
 		s.end(true)
 		s.err = err
-		return ExceptionFrame("modelStreamErrorException", "The upstream stream sent a malformed frame."), nil
+		return upstream.ExceptionFrame("modelStreamErrorException", "The upstream stream sent a malformed frame."), nil
 	}
 	if string(f.MessageType) != "event" {
 		s.end(true)
-		s.err = exceptionOf(f)
+		s.err = upstream.ExceptionOf(f)
 		return frame, nil
 	}
 	s.inspect(f)
@@ -97,7 +92,7 @@ func (s *Stream) Next() ([]byte, error) {
 func (s *Stream) Err() error { return s.err }
 
 // Usage is what the stream reported (complete once Next returned io.EOF).
-func (s *Stream) Usage() Usage { return s.usage }
+func (s *Stream) Usage() upstream.Usage { return s.usage }
 
 // Close releases the upstream connection; a stream closed early still settles its budget.
 func (s *Stream) Close() error {
@@ -140,85 +135,20 @@ func (s *Stream) readFrame() ([]byte, error) {
 	return frame, nil
 }
 
-// exceptionOf turns an exception frame into the upstream error it stands for.
-func exceptionOf(f Frame) *upstream.Error {
-	switch string(f.MessageType) {
-	case "event":
-		return nil
-	case "error": // :error-code / :error-message frames: rare; the code is not needed to fail over
-		return &upstream.Error{Status: 200, Code: "InternalServerException", Message: "the upstream stream sent an error frame", Body: append([]byte(nil), f.Payload...)}
-	}
-	code := string(f.ExceptionType)
-	if code != "" {
-		code = string(bytes.ToUpper([]byte(code[:1]))) + code[1:]
-	}
-	var b struct {
-		Message string `json:"message"`
-	}
-	_ = json.Unmarshal(f.Payload, &b)
-	return &upstream.Error{Status: 200, Code: code, Message: b.Message, Body: append([]byte(nil), f.Payload...)}
-}
-
 // inspect picks the usage out of the frames that carry it.
-func (s *Stream) inspect(m Frame) {
+func (s *Stream) inspect(m upstream.Frame) {
 	switch string(m.EventType) {
 	case "metadata": // ConverseStream
-		var b struct {
-			Usage struct {
-				InputTokens  int `json:"inputTokens"`
-				OutputTokens int `json:"outputTokens"`
-			} `json:"usage"`
-		}
-		if json.Unmarshal(m.Payload, &b) == nil {
-			s.usage = Usage{b.Usage.InputTokens, b.Usage.OutputTokens}
+		if u, ok := upstream.ConverseMetadataUsage(m.Payload); ok {
+			s.usage = u
 		}
 	case "chunk": // InvokeModelWithResponseStream: {"bytes":"<base64 model event>"}
-		p := m.Payload
-		i := bytes.Index(p, []byte(`"bytes":"`))
-		if i < 0 {
-			return
-		}
-		enc := p[i+9:]
-		if j := bytes.IndexByte(enc, '"'); j >= 0 {
-			enc = enc[:j]
-		}
-		n := base64.StdEncoding.DecodedLen(len(enc))
-		if cap(s.b64) < n {
-			s.b64 = make([]byte, n)
-		}
-		dec := s.b64[:n]
-		n, err := base64.StdEncoding.Decode(dec, enc)
-		if err != nil {
-			return
-		}
-		dec = dec[:n]
-		if !bytes.Contains(dec, []byte("invocationMetrics")) {
-			return
-		}
-		var b struct {
-			M struct {
-				In  int `json:"inputTokenCount"`
-				Out int `json:"outputTokenCount"`
-			} `json:"amazon-bedrock-invocationMetrics"`
-		}
-		if json.Unmarshal(dec, &b) == nil {
-			s.usage = Usage{b.M.In, b.M.Out}
+		var u upstream.Usage
+		var ok bool
+		if u, ok, s.b64 = upstream.ChunkUsage(m.Payload, s.b64); ok {
+			s.usage = u
 		}
 	}
-}
-
-// ExceptionFrame encodes an exception event as Bedrock sends one mid-stream.
-func ExceptionFrame(exceptionType, message string) []byte {
-	var m eventstream.Message
-	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
-	m.Headers.Set(":exception-type", eventstream.StringValue(exceptionType))
-	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
-	m.Payload, _ = json.Marshal(map[string]string{"message": message})
-	var buf bytes.Buffer
-	if err := eventstream.NewEncoder().Encode(&buf, m); err != nil {
-		panic(err) // encoding a fixed-shape message into memory cannot fail
-	}
-	return buf.Bytes()
 }
 
 var errEmptyBody = errors.New("empty body")

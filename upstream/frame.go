@@ -1,10 +1,14 @@
-package router
+package upstream
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
 // Frame is what the relay reads of one event-stream frame without decoding it: the three routing headers and
@@ -84,4 +88,37 @@ func ParseFrame(frame []byte) (Frame, error) {
 		h = h[size:]
 	}
 	return f, nil
+}
+
+// ExceptionOf turns an exception frame into the upstream error it stands for.
+func ExceptionOf(f Frame) *Error {
+	switch string(f.MessageType) {
+	case "event":
+		return nil
+	case "error": // :error-code / :error-message frames: rare; the code is not needed to fail over
+		return &Error{Status: 200, Code: "InternalServerException", Message: "the upstream stream sent an error frame", Body: append([]byte(nil), f.Payload...)}
+	}
+	code := string(f.ExceptionType)
+	if code != "" {
+		code = string(bytes.ToUpper([]byte(code[:1]))) + code[1:]
+	}
+	var b struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(f.Payload, &b)
+	return &Error{Status: 200, Code: code, Message: b.Message, Body: append([]byte(nil), f.Payload...)}
+}
+
+// ExceptionFrame encodes an exception event as Bedrock sends one mid-stream.
+func ExceptionFrame(exceptionType, message string) []byte {
+	var m eventstream.Message
+	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
+	m.Headers.Set(":exception-type", eventstream.StringValue(exceptionType))
+	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	m.Payload, _ = json.Marshal(map[string]string{"message": message})
+	var buf bytes.Buffer
+	if err := eventstream.NewEncoder().Encode(&buf, m); err != nil {
+		panic(err) // encoding a fixed-shape message into memory cannot fail
+	}
+	return buf.Bytes()
 }

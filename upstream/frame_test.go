@@ -1,4 +1,4 @@
-package router
+package upstream
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func TestParseFrameReadsWhatTheSDKWrites(t *testing.T) {
 	if err != nil || string(f.MessageType) != "exception" || string(f.ExceptionType) != "throttlingException" {
 		t.Errorf("exception frame: %+v, %v", f, err)
 	}
-	if e := exceptionOf(f); e == nil || e.Code != "ThrottlingException" || e.Message != "Too many requests" {
+	if e := ExceptionOf(f); e == nil || e.Code != "ThrottlingException" || e.Message != "Too many requests" {
 		t.Errorf("exceptionOf = %+v", e)
 	}
 

@@ -19,6 +19,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+
+	relay "github.com/bedrock-relay/bedrock-relay"
 )
 
 // Operations by the path suffix of /model/{modelId}/{op}.
@@ -48,8 +50,8 @@ type Options struct {
 	// BaseEndpoint overrides the regional endpoint (the sandbox, a VPC endpoint); empty resolves
 	// bedrock-runtime.{region}.amazonaws.com with the SDK's endpoint rules.
 	BaseEndpoint string
-	// Credentials sign the requests; a provider with an Invalidate method (aws.CredentialsCache,
-	// credcache.Cache) has its cached credentials dropped on ExpiredTokenException.
+	// Credentials sign the requests; a provider with an InvalidateIfOlder (credcache.Cache) or Invalidate
+	// (aws.CredentialsCache) method has its cached credentials dropped on ExpiredTokenException.
 	Credentials aws.CredentialsProvider
 	HTTPClient  *http.Client
 }
@@ -119,6 +121,13 @@ func (e *Error) ErrorCode() string { return e.Code }
 // ErrorMessage is the AWS error message.
 func (e *Error) ErrorMessage() string { return e.Message }
 
+// CredentialsError is a request that was not sent because the target's credentials could not be had (the
+// AssumeRole behind them failed). It wraps the provider's error (a *credcache.Error, for a credcache.Cache).
+type CredentialsError struct{ Err error }
+
+func (e *CredentialsError) Error() string { return "credentials: " + e.Err.Error() }
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
 // Request is one call.
 type Request struct {
 	Op      string // OpInvoke, ...
@@ -135,15 +144,22 @@ var passHeaders = []string{"Content-Type", "Accept", "X-Amzn-Bedrock-Accept", "X
 
 // Do sends r. A 2xx answer is returned with its body unread: the caller must close it. Any other answer is
 // read and returned as *Error with a nil response. An ExpiredTokenException drops the cached credentials
-// and retries once.
+// and retries once. Only credentials obtained before this request are dropped (credcache.Cache's
+// InvalidateIfOlder), so a burst of requests refused together causes one AssumeRole, not one each.
 func (c *Client) Do(ctx context.Context, r *Request) (*http.Response, error) {
+	start := c.now()
 	resp, err := c.do(ctx, r)
 	var ue *Error
-	if errors.As(err, &ue) && (ue.Code == "ExpiredTokenException" || ue.Code == "ExpiredToken") {
-		if cache, ok := c.creds.(interface{ Invalidate() }); ok {
+	if errors.As(err, &ue) && relay.IsExpired(ue.Code) {
+		switch cache := c.creds.(type) {
+		case interface{ InvalidateIfOlder(time.Time) bool }:
+			cache.InvalidateIfOlder(start)
+		case interface{ Invalidate() }:
 			cache.Invalidate()
-			return c.do(ctx, r)
+		default:
+			return resp, err
 		}
+		return c.do(ctx, r)
 	}
 	return resp, err
 }
@@ -151,7 +167,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*http.Response, error) {
 func (c *Client) do(ctx context.Context, r *Request) (*http.Response, error) {
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("credentials: %w", err)
+		return nil, &CredentialsError{Err: err}
 	}
 	u := *c.base
 	u.Path = c.base.Path + "/model/" + r.ModelID + "/" + r.Op

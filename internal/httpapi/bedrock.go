@@ -62,6 +62,9 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 	if err != nil {
 		return err
 	}
+	if len(body) == 0 {
+		return validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must not be null")
+	}
 	if err := checkJSON(r, body, spec.nativeBody); err != nil {
 		return err
 	}
@@ -104,13 +107,11 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 }
 
 // readBody reads the body up to the limit, refusing a larger one before reading it when it says its length.
+// Both APIs read their bodies here; a refusal is a *bodyError, which each API's adapter words.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	max := h.deps.Options.MaxBodyBytes
-	tooLarge := func() error {
-		return validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", max)
-	}
 	if r.ContentLength > max {
-		return nil, tooLarge()
+		return nil, &bodyError{tooLarge: true, max: max}
 	}
 	if d := h.deps.Options.RequestTimeout; d > 0 {
 		// A caller trickling its body in is held to the request timeout too. The deadline is lifted once the
@@ -124,16 +125,13 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, tooLarge()
+		return nil, &bodyError{tooLarge: true, max: max}
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil, r.Context().Err()
 		}
-		return nil, validationError("The request body could not be read: %v", err)
-	}
-	if len(body) == 0 {
-		return nil, validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must not be null")
+		return nil, &bodyError{max: max, err: err}
 	}
 	return body, nil
 }
@@ -201,13 +199,13 @@ func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, r *htt
 					typ = "modelStreamErrorException"
 				}
 				x.status, x.code = http.StatusOK, strings.ToUpper(typ[:1])+typ[1:]
-				w.Write(router.ExceptionFrame(typ, "The relay's request timeout passed before the stream ended."))
+				w.Write(upstream.ExceptionFrame(typ, "The relay's request timeout passed before the stream ended."))
 			}
 			return nil
 		}
 		if err != nil {
 			x.code = "ModelStreamErrorException"
-			w.Write(router.ExceptionFrame("modelStreamErrorException", "The upstream stream failed."))
+			w.Write(upstream.ExceptionFrame("modelStreamErrorException", "The upstream stream failed."))
 			return nil
 		}
 		code := exceptionCode(frame)

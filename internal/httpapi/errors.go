@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
+	"github.com/bedrock-relay/bedrock-relay/openai"
 	"github.com/bedrock-relay/bedrock-relay/router"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
@@ -32,22 +35,9 @@ type Error struct {
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 func (e *Error) Unwrap() error { return e.cause }
 
-// Status of the errors Bedrock Runtime answers with, for errors that arrive without one (an exception frame
-// as a stream's first event, inside an HTTP 200).
-var codeStatus = map[string]int{
-	"ValidationException":           http.StatusBadRequest,
-	"ServiceQuotaExceededException": http.StatusBadRequest,
-	"AccessDeniedException":         http.StatusForbidden,
-	"UnrecognizedClientException":   http.StatusForbidden,
-	"ResourceNotFoundException":     http.StatusNotFound,
-	"ModelTimeoutException":         http.StatusRequestTimeout,
-	"ModelErrorException":           http.StatusFailedDependency,
-	"ModelStreamErrorException":     http.StatusFailedDependency,
-	"ThrottlingException":           http.StatusTooManyRequests,
-	"ModelNotReadyException":        http.StatusTooManyRequests,
-	"InternalServerException":       http.StatusInternalServerError,
-	"ServiceUnavailableException":   http.StatusServiceUnavailable,
-}
+// codeStatus is the status Bedrock answers code with, for errors that arrive without one (an exception frame
+// as a stream's first event, inside an HTTP 200): the one table's (relay.LookupCode).
+func codeStatus(code string) int { return relay.LookupCode(code, 0).Status }
 
 // statusClientClosed is logged (never sent) when the caller went away before the answer.
 const statusClientClosed = 499
@@ -69,17 +59,20 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	var be *bodyError
+	if errors.As(err, &be) {
+		if be.tooLarge {
+			return validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", be.max)
+		}
+		return validationError("The request body could not be read: %v", be.err)
+	}
 	var ce *router.CallerError
 	if errors.As(err, &ce) {
 		code := ce.Code
 		if code == "" {
 			code = "ValidationException"
 		}
-		status := codeStatus[code]
-		if status == 0 {
-			status = http.StatusBadRequest
-		}
-		return &Error{Status: status, Code: code, Message: ce.Message, cause: err}
+		return &Error{Status: relay.LookupCode(code, http.StatusBadRequest).Status, Code: code, Message: ce.Message, cause: err}
 	}
 	var ex *router.ExhaustedError
 	if errors.As(err, &ex) {
@@ -126,10 +119,7 @@ func AsError(err error) *Error {
 func upstreamError(ue *upstream.Error, attempts []router.Attempt, cause error) *Error {
 	e := &Error{Status: ue.Status, Code: ue.Code, Message: ue.Message, Attempts: attempts, cause: cause, Header: http.Header{}}
 	if ue.Status < 400 {
-		e.Status = codeStatus[ue.Code]
-		if e.Status == 0 {
-			e.Status = http.StatusInternalServerError
-		}
+		e.Status = codeStatus(ue.Code)
 		e.Header.Set("X-Amzn-ErrorType", ue.Code)
 		if ue.Message == "" {
 			e.Message = ue.Code
@@ -192,40 +182,169 @@ func writeBedrockError(w http.ResponseWriter, e *Error) {
 	w.Write(body)
 }
 
-// writeOpenAIError writes e in OpenAI's error shape: {"error": {"message", "type", "code"}}.
-func writeOpenAIError(w http.ResponseWriter, e *Error) {
+// bodyError is a request body the relay would not or could not read; each API's adapter words it.
+type bodyError struct {
+	tooLarge bool
+	max      int64
+	err      error
+}
+
+func (e *bodyError) Error() string {
+	if e.tooLarge {
+		return fmt.Sprintf("request body larger than %d bytes", e.max)
+	}
+	return "read request body: " + e.err.Error()
+}
+
+func (e *bodyError) Unwrap() error { return e.err }
+
+// attemptsOf is the targets tried on the way to err, if the router got that far.
+func attemptsOf(err error) []router.Attempt {
+	var e *Error
+	var ex *router.ExhaustedError
+	var fe *router.FinalError
+	switch {
+	case errors.As(err, &e):
+		return e.Attempts
+	case errors.As(err, &ex):
+		return ex.Attempts
+	case errors.As(err, &fe):
+		return fe.Attempts
+	}
+	return nil
+}
+
+// openAIError maps an error an OpenAI-API handler returned (from this package, package openai or the
+// router) to OpenAI's answer. A *router.CallerError is a 400 here: the handlers resolve the model first, so
+// an unknown one is a 404 before the router is reached.
+func openAIError(err error) *openai.Error {
+	var oe *openai.Error
+	var be *bodyError
+	var ce *router.CallerError
+	var ex *router.ExhaustedError
+	var fe *router.FinalError
+	var he *Error
+	switch {
+	case errors.As(err, &oe):
+		return oe
+	case errors.As(err, &be):
+		if be.tooLarge {
+			return &openai.Error{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest, Code: "request_too_large",
+				Message: "The request body is larger than the relay's limit of " + strconv.FormatInt(be.max, 10) + " bytes."}
+		}
+		return openai.Invalid("", "invalid_body", "The request body could not be read.")
+	case errors.As(err, &ce):
+		return &openai.Error{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Code: "invalid_request", Message: ce.Message}
+	case errors.As(err, &ex):
+		if ex.Setup {
+			return &openai.Error{Status: http.StatusBadGateway, Type: openai.TypeAPI, Code: "upstream_setup_error",
+				Message: "Every Bedrock account serving this model refused the relay." + openai.SetupHint}
+		}
+		return &openai.Error{Status: http.StatusTooManyRequests, Type: openai.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: ex.RetryAfter,
+			Message: fmt.Sprintf("Every Bedrock account serving this model is at its limit; retry after %s.", ex.RetryAfter.Round(time.Second))}
+	case errors.As(err, &fe):
+		if fe.Err == nil {
+			if errors.Is(fe.Cause, context.DeadlineExceeded) {
+				return &openai.Error{Status: http.StatusGatewayTimeout, Type: openai.TypeAPI, Code: "timeout", Message: "The request timed out before Bedrock answered."}
+			}
+			return &openai.Error{Status: http.StatusBadGateway, Type: openai.TypeAPI, Code: "upstream_unreachable", Message: "No Bedrock endpoint could be reached."}
+		}
+		return openai.FromBedrock(fe.Err.Status, fe.Err.Code, fe.Err.Message)
+	case errors.As(err, &he):
+		e := &openai.Error{Status: he.Status, Type: openAIType(he), Code: he.Code, Message: bedrockMessage(he)}
+		if secs, err := strconv.Atoi(he.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
+		return e
+	case errors.Is(err, context.DeadlineExceeded):
+		return &openai.Error{Status: http.StatusGatewayTimeout, Type: openai.TypeAPI, Code: "timeout", Message: "The request timed out before Bedrock answered."}
+	case errors.Is(err, context.Canceled):
+		// The client went away; whatever is written is not read. 499 is what proxies log for it.
+		return &openai.Error{Status: statusClientClosed, Type: openai.TypeAPI, Code: "canceled", Message: "The request was canceled."}
+	}
+	return &openai.Error{Status: http.StatusInternalServerError, Type: openai.TypeAPI, Code: "internal_error", Message: "The relay failed to handle the request."}
+}
+
+// openAIType is the OpenAI error type of one of this package's own errors, by its status.
+func openAIType(e *Error) string {
+	switch {
+	case e.Status == http.StatusUnauthorized || e.Code == "UnrecognizedClientException":
+		return openai.TypeAuthentication
+	case e.Status == http.StatusForbidden:
+		return openai.TypePermission
+	case e.Status == http.StatusNotFound:
+		return openai.TypeNotFound
+	case e.Status == http.StatusTooManyRequests:
+		return openai.TypeRateLimit
+	case e.Status >= 500:
+		return openai.TypeAPI
+	}
+	return openai.TypeInvalidRequest
+}
+
+// bedrockMessage is e's message, or the message of the Bedrock body it carries.
+func bedrockMessage(e *Error) string {
+	if e.Message != "" || e.Body == nil {
+		return e.Message
+	}
+	var b struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(e.Body, &b)
+	return b.Message
+}
+
+// writeOpenAIError writes e in OpenAI's error shape, {"error": {"message", "type", "param", "code"}}, with
+// Retry-After (seconds) and Retry-After-Ms, which the OpenAI SDKs honour, and the relay's attempt headers.
+func writeOpenAIError(w http.ResponseWriter, e *openai.Error, attempts []router.Attempt) {
 	if e.Status == statusClientClosed {
 		return
 	}
-	typ := "invalid_request_error"
-	switch {
-	case e.Status == http.StatusUnauthorized || e.Code == "UnrecognizedClientException":
-		typ = "authentication_error"
-	case e.Status == http.StatusForbidden:
-		typ = "permission_error"
-	case e.Status == http.StatusNotFound:
-		typ = "not_found_error"
-	case e.Status == http.StatusTooManyRequests:
-		typ = "rate_limit_error"
-	case e.Status >= 500:
-		typ = "api_error"
-	}
-	msg := e.Message
-	if msg == "" && e.Body != nil {
-		var b struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(e.Body, &b)
-		msg = b.Message
-	}
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": e.Code}})
+	body, _ := json.Marshal(e)
+	body = append(body, '\n')
 	h := w.Header()
-	if v := e.Header.Get("Retry-After"); v != "" {
-		h.Set("Retry-After", v)
-	}
-	setAttemptHeaders(h, e.Attempts)
 	h.Set("Content-Type", "application/json")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfter.Milliseconds(), 10))
+	}
+	setAttemptHeaders(h, attempts)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.Status)
-	w.Write(body)
+	_, _ = w.Write(body)
+}
+
+// errorAnswer is an error as one API's adapter answers it: what the access log and metrics record, and the
+// write itself.
+type errorAnswer struct {
+	status   int
+	code     string
+	attempts []router.Attempt
+	// internal is a failure of the relay itself, logged with its cause (never sent).
+	internal error
+	write    func(http.ResponseWriter)
+}
+
+// errorShape maps an error a handler returned to its answer in one API's shape.
+type errorShape func(err error) errorAnswer
+
+// bedrockShape answers in Bedrock Runtime's error shape (AsError, writeBedrockError).
+func bedrockShape(err error) errorAnswer {
+	e := AsError(err)
+	a := errorAnswer{status: e.Status, code: e.Code, attempts: e.Attempts, write: func(w http.ResponseWriter) { writeBedrockError(w, e) }}
+	if e.Status == http.StatusInternalServerError && e.Code == "InternalServerException" && e.cause != nil {
+		a.internal = e.cause
+	}
+	return a
+}
+
+// openAIShape answers in OpenAI's error shape (openAIError, writeOpenAIError).
+func openAIShape(err error) errorAnswer {
+	e := openAIError(err)
+	attempts := attemptsOf(err)
+	a := errorAnswer{status: e.Status, code: e.Code, attempts: attempts, write: func(w http.ResponseWriter) { writeOpenAIError(w, e, attempts) }}
+	if e.Status == http.StatusInternalServerError {
+		a.internal = err
+	}
+	return a
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/router"
+	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
 // DefaultMaxBodyBytes is Bedrock Runtime's own limit on a request body.
@@ -89,7 +90,7 @@ type exchange struct {
 	code      string // the AWS error code ("" on success)
 	firstByte time.Duration
 	elapsed   time.Duration
-	usage     router.Usage
+	usage     upstream.Usage
 }
 
 // noteResult records a routed request's outcome.
@@ -103,12 +104,9 @@ func (x *exchange) noteAttempts(as []router.Attempt) {
 // apiFunc is a handler that returns its error for the adapter to write.
 type apiFunc func(w http.ResponseWriter, r *http.Request, x *exchange) error
 
-// errorWriter writes an error in one API's shape.
-type errorWriter func(w http.ResponseWriter, e *Error)
-
-// serve adapts an apiFunc: it times the request, turns a returned error (or a panic) into that API's error
-// answer if nothing was written yet, and records the exchange in the metrics and the access log.
-func (h *Handler) serve(api string, writeErr errorWriter, f apiFunc) http.Handler {
+// serve adapts an apiFunc: it times the request, turns a returned error (or a panic) into the API's error
+// answer (shape) if nothing was written yet, and records the exchange in the metrics and the access log.
+func (h *Handler) serve(api string, shape errorShape, f apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := h.now()
 		done := h.deps.Metrics.begin()
@@ -129,18 +127,18 @@ func (h *Handler) serve(api string, writeErr errorWriter, f apiFunc) http.Handle
 			err = f(rw, r, x)
 		}()
 		if err != nil {
-			e := AsError(err)
-			if e.Status == http.StatusInternalServerError && e.Code == "InternalServerException" && e.cause != nil {
-				h.deps.Logger.Error("request failed", "op", x.op, "model", x.model, "error", e.cause.Error())
+			a := shape(err)
+			if a.internal != nil {
+				h.deps.Logger.Error("request failed", "api", api, "op", x.op, "model", x.model, "error", a.internal.Error())
 			}
-			if len(e.Attempts) > 0 {
-				x.noteAttempts(e.Attempts)
+			if len(a.attempts) > 0 {
+				x.noteAttempts(a.attempts)
 			}
-			x.code = e.Code
+			x.code = a.code
 			if !rw.wrote {
-				writeErr(rw, e)
+				a.write(rw)
 			}
-			if e.Status == statusClientClosed {
+			if a.status == statusClientClosed {
 				x.status = statusClientClosed
 			}
 		}

@@ -15,25 +15,15 @@ import (
 
 // The OpenAI-compatible API: POST /v1/chat/completions (Converse / ConverseStream through the router),
 // GET /v1/models and GET /v1/models/{model}. Package openai does the translation; these handlers authenticate
-// with the same keys as the Bedrock API, check the key's models, route, and write OpenAI's error shape
-// (with param) themselves, so they hand the adapter no error.
-
-// chatCompletions serves POST /v1/chat/completions.
-func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	x.op = "chat.completions"
-	if err := h.chat(w, r, x); err != nil {
-		h.writeOpenAIFailure(w, x, err)
-	}
-	return nil
-}
+// with the same keys as the Bedrock API, check the key's models, route, and return their errors, which the
+// adapter writes in OpenAI's shape (openAIShape).
 
 // listModels serves GET /v1/models: the models and aliases the calling key may use.
 func (h *Handler) listModels(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	x.op = "models"
 	caller, err := h.openAICaller(r, x)
 	if err != nil {
-		h.writeOpenAIFailure(w, x, err)
-		return nil
+		return err
 	}
 	writeJSON(w, http.StatusOK, openai.NewModelList(h.modelsFor(caller), h.now()))
 	return nil
@@ -44,15 +34,13 @@ func (h *Handler) retrieveModel(w http.ResponseWriter, r *http.Request, x *excha
 	x.op = "models"
 	caller, err := h.openAICaller(r, x)
 	if err != nil {
-		h.writeOpenAIFailure(w, x, err)
-		return nil
+		return err
 	}
 	name := r.PathValue("model")
 	x.asked = name
 	fm, ok := h.modelsFor(caller)[name]
 	if !ok {
-		h.writeOpenAIFailure(w, x, openai.ModelNotFound(name))
-		return nil
+		return openai.ModelNotFound(name)
 	}
 	writeJSON(w, http.StatusOK, openai.NewModelList(map[string]string{name: fm}, h.now()).Data[0])
 	return nil
@@ -86,12 +74,14 @@ func (h *Handler) openAICaller(r *http.Request, x *exchange) (*Caller, error) {
 	return caller, nil
 }
 
-func (h *Handler) chat(w http.ResponseWriter, r *http.Request, x *exchange) error {
+// chatCompletions serves POST /v1/chat/completions.
+func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	x.op = "chat.completions"
 	caller, err := h.openAICaller(r, x)
 	if err != nil {
 		return err
 	}
-	body, err := h.readOpenAIBody(w, r)
+	body, err := h.readBody(w, r)
 	if err != nil {
 		return err
 	}
@@ -157,7 +147,8 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	fail := func(e *openai.Error) error {
+	fail := func(err error) error {
+		e := openAIError(err)
 		x.code = e.Code
 		_ = openai.WriteEvent(w, e)
 		_ = rc.Flush()
@@ -166,7 +157,7 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 	for {
 		if err := ctx.Err(); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
-				return fail(openai.ErrorFrom(err))
+				return fail(err)
 			}
 			x.status, x.code = statusClientClosed, "ClientClosedRequest"
 			return nil
@@ -176,11 +167,11 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 			break
 		}
 		if err != nil {
-			return fail(openai.ErrorFrom(err))
+			return fail(err)
 		}
 		chunks, err := m.Frame(frame)
 		if err != nil {
-			return fail(openai.ErrorFrom(err))
+			return fail(err)
 		}
 		for _, c := range chunks {
 			if err := openai.WriteEvent(w, c); err != nil {
@@ -195,58 +186,6 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 	_, _ = io.WriteString(w, openai.Done)
 	_ = rc.Flush()
 	return nil
-}
-
-// writeOpenAIFailure writes err in OpenAI's shape (unless an answer is already under way) and notes it for
-// the access log and metrics.
-func (h *Handler) writeOpenAIFailure(w http.ResponseWriter, x *exchange, err error) {
-	e := openai.ErrorFrom(err)
-	if e.Status == http.StatusInternalServerError {
-		h.deps.Logger.Error("OpenAI request failed", "op", x.op, "model", x.model, "error", err.Error())
-	}
-	var attempts []router.Attempt
-	var ex *router.ExhaustedError
-	var fe *router.FinalError
-	switch {
-	case errors.As(err, &ex):
-		attempts = ex.Attempts
-	case errors.As(err, &fe):
-		attempts = fe.Attempts
-	}
-	if len(attempts) > 0 {
-		x.noteAttempts(attempts)
-	}
-	x.code = e.Code
-	if e.Status == statusClientClosed {
-		x.status = statusClientClosed
-		return
-	}
-	if rw, ok := w.(*responseWriter); ok && rw.wrote {
-		return
-	}
-	setAttemptHeaders(w.Header(), attempts)
-	e.Write(w)
-}
-
-// readOpenAIBody reads the request body up to the handler's limit.
-func (h *Handler) readOpenAIBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	max := h.deps.Options.MaxBodyBytes
-	tooLarge := &openai.Error{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest, Code: "request_too_large",
-		Message: "The request body is larger than the relay's limit of " + strconv.FormatInt(max, 10) + " bytes."}
-	if r.ContentLength > max {
-		return nil, tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, tooLarge
-	case err != nil && r.Context().Err() != nil:
-		return nil, r.Context().Err()
-	case err != nil:
-		return nil, openai.Invalid("", "invalid_body", "The request body could not be read.")
-	}
-	return body, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -29,8 +29,8 @@ var bedrockOps = map[string]struct{ stream, nativeBody bool }{
 // slashes whether they arrive as %2F or raw. The admin endpoints (/metrics, /healthz, /readyz) are on their own
 // port: NewAdminHandler.
 func (h *Handler) routes() {
-	bedrock := func(f apiFunc) http.Handler { return h.serve("bedrock", writeBedrockError, f) }
-	openai := func(f apiFunc) http.Handler { return h.serve("openai", writeOpenAIError, f) }
+	bedrock := func(f apiFunc) http.Handler { return h.serve("bedrock", bedrockShape, f) }
+	openai := func(f apiFunc) http.Handler { return h.serve("openai", openAIShape, f) }
 
 	h.mux.Handle("/model/", bedrock(h.serveModel))
 

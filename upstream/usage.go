@@ -1,0 +1,117 @@
+package upstream
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Usage is what one invocation consumed, as Bedrock reports it: the token-count headers of InvokeModel,
+// the usage object of Converse, the metadata event of ConverseStream, or the invocation metrics Bedrock
+// appends to the last chunk of an InvokeModelWithResponseStream.
+type Usage struct {
+	InputTokens, OutputTokens int
+	// Latency is Bedrock's own measure of the invocation, where it says (0 otherwise).
+	Latency time.Duration
+}
+
+// UsageFromHeaders reads the X-Amzn-Bedrock-*-Token-Count and -Invocation-Latency headers of an InvokeModel
+// (or Converse) answer.
+func UsageFromHeaders(h http.Header) Usage {
+	in, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Input-Token-Count"))
+	out, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Output-Token-Count"))
+	u := Usage{InputTokens: in, OutputTokens: out}
+	if ms, err := strconv.Atoi(h.Get("X-Amzn-Bedrock-Invocation-Latency")); err == nil {
+		u.Latency = time.Duration(ms) * time.Millisecond
+	}
+	return u
+}
+
+// UsageFromResponse reads the usage of a non-stream answer: the token-count headers, or for Converse the
+// body's usage object when the headers are absent.
+func UsageFromResponse(op string, h http.Header, body []byte) Usage {
+	u := UsageFromHeaders(h)
+	if u.InputTokens > 0 || u.OutputTokens > 0 || op != OpConverse {
+		return u
+	}
+	var b struct {
+		Usage struct {
+			InputTokens  int `json:"inputTokens"`
+			OutputTokens int `json:"outputTokens"`
+		} `json:"usage"`
+	}
+	_ = json.Unmarshal(body, &b)
+	u.InputTokens, u.OutputTokens = b.Usage.InputTokens, b.Usage.OutputTokens
+	return u
+}
+
+// ConverseMetadataUsage reads the usage of a ConverseStream metadata event's payload.
+func ConverseMetadataUsage(payload []byte) (Usage, bool) {
+	var b struct {
+		Usage *struct {
+			InputTokens  int `json:"inputTokens"`
+			OutputTokens int `json:"outputTokens"`
+		} `json:"usage"`
+		Metrics struct {
+			LatencyMs int64 `json:"latencyMs"`
+		} `json:"metrics"`
+	}
+	if json.Unmarshal(payload, &b) != nil || b.Usage == nil {
+		return Usage{}, false
+	}
+	return Usage{InputTokens: b.Usage.InputTokens, OutputTokens: b.Usage.OutputTokens,
+		Latency: time.Duration(b.Metrics.LatencyMs) * time.Millisecond}, true
+}
+
+var invocationMetricsKey = []byte(`"amazon-bedrock-invocationMetrics"`)
+
+// InvocationMetrics reads the amazon-bedrock-invocationMetrics object Bedrock adds to the last model event of
+// an InvokeModelWithResponseStream (event is the decoded chunk: the model's own JSON event).
+func InvocationMetrics(event []byte) (Usage, bool) {
+	if !bytes.Contains(event, invocationMetricsKey) {
+		return Usage{}, false
+	}
+	var ev struct {
+		M *struct {
+			InputTokenCount   int   `json:"inputTokenCount"`
+			OutputTokenCount  int   `json:"outputTokenCount"`
+			InvocationLatency int64 `json:"invocationLatency"`
+		} `json:"amazon-bedrock-invocationMetrics"`
+	}
+	if json.Unmarshal(event, &ev) != nil || ev.M == nil {
+		return Usage{}, false
+	}
+	return Usage{InputTokens: ev.M.InputTokenCount, OutputTokens: ev.M.OutputTokenCount,
+		Latency: time.Duration(ev.M.InvocationLatency) * time.Millisecond}, true
+}
+
+var chunkBytesKey = []byte(`"bytes":"`)
+
+// ChunkUsage reads the invocation metrics of an InvokeModelWithResponseStream chunk event's payload
+// ({"bytes":"<base64 model event>"}) without decoding its JSON: only a chunk whose decoded event names the
+// metrics is unmarshalled. buf is scratch space for the decoded bytes, reused across calls (it is returned,
+// grown if need be).
+func ChunkUsage(payload, buf []byte) (Usage, bool, []byte) {
+	i := bytes.Index(payload, chunkBytesKey)
+	if i < 0 {
+		return Usage{}, false, buf
+	}
+	enc := payload[i+len(chunkBytesKey):]
+	if j := bytes.IndexByte(enc, '"'); j >= 0 {
+		enc = enc[:j]
+	}
+	n := base64.StdEncoding.DecodedLen(len(enc))
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	dec := buf[:n]
+	n, err := base64.StdEncoding.Decode(dec, enc)
+	if err != nil {
+		return Usage{}, false, buf
+	}
+	u, ok := InvocationMetrics(dec[:n])
+	return u, ok, buf
+}
