@@ -3,6 +3,7 @@ package credcache
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,10 @@ type Options struct {
 	// OnRefresh, if set, is called after each AssumeRole with its outcome. It runs on the refreshing request's
 	// goroutine, inside the single flight: keep it quick.
 	OnRefresh func(Refresh)
+	// Clock, if set, is what the cache reads the time from instead of time.Now: when credentials are due for
+	// refresh, Refresh.Took, and when they were fetched (InvalidateIfOlder, whose argument should come from
+	// the same clock). It is for tests that drive expiry without sleeping; nil is time.Now.
+	Clock func() time.Time
 }
 
 // Refresh is one AssumeRole a Cache made. It holds no secret.
@@ -58,7 +63,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // as their Credentials. It is safe for concurrent use.
 type Cache struct {
 	target    relay.Target
+	now       func() time.Time
 	creds     *aws.CredentialsCache
+	staleMu   sync.Mutex // serializes dropping credentials that Clock says are due (Retrieve)
 	refreshes atomic.Int64
 	failures  atomic.Int64
 	// fetched is when the cached credentials were obtained (UnixNano), for InvalidateIfOlder.
@@ -97,7 +104,10 @@ func New(client stscreds.AssumeRoleAPIClient, t relay.Target, opts Options) (*Ca
 	if jitter == 0 {
 		jitter = DefaultExpiryJitter
 	}
-	c := &Cache{target: t}
+	c := &Cache{target: t, now: opts.Clock}
+	if c.now == nil {
+		c.now = time.Now
+	}
 	p := &provider{cache: c, assume: arp, onRefresh: opts.OnRefresh}
 	c.creds = aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) {
 		o.ExpiryWindow = max(window, 0)
@@ -112,7 +122,29 @@ func (c *Cache) Target() relay.Target { return c.target }
 // Retrieve returns valid credentials, calling AssumeRole only when there are none or they are about to expire.
 // A failure is an *Error.
 func (c *Cache) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil || !c.due(creds) {
+		return creds, err
+	}
+	// Why: the SDK cache decides expiry with aws.Credentials.Expired, which reads the SDK's internal clock
+	// (internal/sdk.NowTime, time.Now) and cannot be given Options.Clock. So when Clock says the cached
+	// credentials are due (their Expires already has the expiry window applied), drop them and let the SDK
+	// refresh them in its single flight. With the default clock this path is all but never taken: the SDK
+	// has just found the credentials valid. The lock keeps callers that saw the same due credentials from
+	// dropping them once each: each looks again under it, and only the first still finds them due.
+	c.staleMu.Lock()
+	defer c.staleMu.Unlock()
+	if creds, err = c.creds.Retrieve(ctx); err != nil || !c.due(creds) {
+		return creds, err
+	}
+	c.creds.Invalidate()
 	return c.creds.Retrieve(ctx)
+}
+
+// due reports whether creds, as the SDK cache returned them (Expires less the expiry window), are due for
+// refresh by Clock: the SDK's Expired test, on Clock.
+func (c *Cache) due(creds aws.Credentials) bool {
+	return creds.CanExpire && !creds.Expires.After(c.now().Round(0))
 }
 
 // Invalidate drops the cached credentials: the next Retrieve calls AssumeRole.
@@ -145,9 +177,9 @@ type provider struct {
 var _ aws.AdjustExpiresByCredentialsCacheStrategy = (*provider)(nil)
 
 func (p *provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	start := time.Now()
+	start := p.cache.now()
 	creds, err := p.assume.Retrieve(ctx)
-	r := Refresh{Target: p.cache.target, Took: time.Since(start)}
+	r := Refresh{Target: p.cache.target, Took: p.cache.now().Sub(start)}
 	if err != nil {
 		p.cache.failures.Add(1)
 		err = &Error{RoleARN: p.cache.target.RoleARN, Err: err}
@@ -170,7 +202,7 @@ func (p *provider) AdjustExpiresBy(creds aws.Credentials, dur time.Duration) (aw
 	if !creds.CanExpire {
 		return creds, nil
 	}
-	if half := time.Until(creds.Expires) / 2; -dur > half {
+	if half := creds.Expires.Sub(p.cache.now()) / 2; -dur > half {
 		dur = -max(half, 0)
 	}
 	creds.Expires = creds.Expires.Add(dur)
