@@ -18,10 +18,11 @@ import (
 
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 	"github.com/bedrock-relay/bedrock-relay/iampolicy"
+	"github.com/bedrock-relay/bedrock-relay/quotas"
 )
 
-// Target is one role × region and the models to check through it.
-type Target struct {
+// Subject is one role × region and the models to check through it.
+type Subject struct {
 	Name       string `json:"name"`
 	RoleARN    string `json:"role_arn"`
 	ExternalID string `json:"external_id,omitempty"`
@@ -85,15 +86,7 @@ type Step struct {
 }
 
 // Quota is a model's quotas in the target's account and region, as Service Quotas reports them (0: not listed).
-type Quota struct {
-	RequestsPerMinute int    `json:"requests_per_minute,omitempty"`
-	TokensPerMinute   int    `json:"tokens_per_minute,omitempty"`
-	TokensPerDay      int    `json:"tokens_per_day,omitempty"`
-	RPMName           string `json:"rpm_name,omitempty"`
-	RPMCode           string `json:"rpm_code,omitempty"`
-	TPMName           string `json:"tpm_name,omitempty"`
-	TPMCode           string `json:"tpm_code,omitempty"`
-}
+type Quota = quotas.Quota
 
 // ModelResult is the steps of one model of a target.
 type ModelResult struct {
@@ -104,7 +97,7 @@ type ModelResult struct {
 
 // TargetResult is everything checked for one target.
 type TargetResult struct {
-	Target Target        `json:"target"`
+	Target Subject        `json:"target"`
 	Steps  []Step        `json:"steps"`
 	Models []ModelResult `json:"models"`
 	// Session is the assumed-role ARN when AssumeRole worked.
@@ -163,7 +156,7 @@ type run struct {
 }
 
 // Run checks every target. It does not fail: what went wrong is in the report.
-func Run(ctx context.Context, targets []Target, opts Options) *Report {
+func Run(ctx context.Context, targets []Subject, opts Options) *Report {
 	if opts.SessionName == "" {
 		opts.SessionName = "bedrock-relay-check"
 	}
@@ -178,7 +171,7 @@ func Run(ctx context.Context, targets []Target, opts Options) *Report {
 func (r *run) diagnose(d Diagnosis) { r.report.Diagnoses = append(r.report.Diagnoses, d) }
 
 // identity asks STS who the caller is, once for all targets.
-func (r *run) identity(ctx context.Context, targets []Target) Step {
+func (r *run) identity(ctx context.Context, targets []Subject) Step {
 	cfg := r.opts.AWS.Copy()
 	if cfg.Region == "" && len(targets) > 0 {
 		cfg.Region = targets[0].Region
@@ -222,7 +215,7 @@ func roleOfSession(arn string) string {
 
 var sessionRe = regexp.MustCompile(`^arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/.+$`)
 
-func (r *run) target(ctx context.Context, t Target, identity Step) TargetResult {
+func (r *run) target(ctx context.Context, t Subject, identity Step) TargetResult {
 	res := TargetResult{Target: t, Steps: []Step{identity}}
 	skipAll := func(why string) TargetResult {
 		for _, m := range t.Models {
@@ -275,7 +268,7 @@ type staticProvider struct{ c aws.Credentials }
 func (p staticProvider) Retrieve(context.Context) (aws.Credentials, error) { return p.c, nil }
 
 // model runs the model-access, invoke and quotas steps for one model entry.
-func (r *run) model(ctx context.Context, cfg aws.Config, t Target, entry string) ModelResult {
+func (r *run) model(ctx context.Context, cfg aws.Config, t Subject, entry string) ModelResult {
 	mr := ModelResult{Model: entry}
 	modelID, fm, _ := strings.Cut(entry, "=")
 	info := describe(modelID, fm, t.Region)
@@ -402,7 +395,7 @@ func describe(modelID, fm, region string) modelInfo {
 }
 
 // staticProblem reports what the catalogue alone says cannot work: a profile called outside its geography.
-func (info modelInfo) staticProblem(t Target, entry string) (Diagnosis, bool) {
+func (info modelInfo) staticProblem(t Subject, entry string) (Diagnosis, bool) {
 	if info.parseErr != nil {
 		return Diagnosis{Target: t.Name, Model: entry, Step: StepInvoke, Problem: info.parseErr.Error(),
 			Fixes: []Fix{{Text: "Use a model id, an inference profile id (jp.anthropic.claude-...) or an ARN."}}}, true
@@ -413,7 +406,7 @@ func (info modelInfo) staticProblem(t Target, entry string) (Diagnosis, bool) {
 	return Diagnosis{}, false
 }
 
-func outsideGeography(t Target, entry string, info modelInfo) Diagnosis {
+func outsideGeography(t Subject, entry string, info modelInfo) Diagnosis {
 	g := info.geography
 	d := Diagnosis{Target: t.Name, Model: entry, Step: StepInvoke,
 		Problem: fmt.Sprintf("%s is a %s. inference profile, which can only be called from %s; this target calls it from %s",
@@ -467,99 +460,28 @@ func invokeOnce(ctx context.Context, c *bedrockruntime.Client, modelID string, m
 }
 
 // quotas reads the model's quotas through the assumed role.
-func (r *run) quotas(ctx context.Context, cfg aws.Config, t Target, entry string, info modelInfo) (*Quota, Step) {
+func (r *run) quotas(ctx context.Context, cfg aws.Config, t Subject, entry string, info modelInfo) (*Quota, Step) {
 	if !info.known {
 		return nil, Step{Name: StepQuotas, Status: Skip, Detail: "model not in the catalogue: its quota names are unknown"}
 	}
-	pages := servicequotas.NewListServiceQuotasPaginator(servicequotas.NewFromConfig(cfg), &servicequotas.ListServiceQuotasInput{ServiceCode: aws.String("bedrock")})
-	scope := scopeOf(info)
-	q := &Quota{}
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			code, msg := apiError(err)
-			step := Step{Name: StepQuotas, Status: Warn, Detail: "could not read Service Quotas", Error: err.Error()}
-			d := Diagnosis{Target: t.Name, Model: entry, Step: StepQuotas,
-				Problem: fmt.Sprintf("the role cannot read its quotas (%s: %s); check cannot say what the account allows, and budgets: auto will not work", code, msg)}
-			if code == "AccessDeniedException" || code == "AccessDenied" {
-				d.Fixes = []Fix{{Text: "Optional: let the role read Service Quotas.", Where: "an inline policy (e.g. ReadQuotas) of " + t.RoleARN, Add: iampolicy.ReadQuotas()}}
-			}
-			r.diagnose(d)
-			return nil, step
-		}
-		for _, sq := range out.Quotas {
-			name := aws.ToString(sq.QuotaName)
-			metric, ok := matchQuota(name, scope, info.model)
-			if !ok || sq.Value == nil {
-				continue
-			}
-			v := int(*sq.Value)
-			switch metric {
-			case "requests per minute":
-				q.RequestsPerMinute, q.RPMName, q.RPMCode = v, name, aws.ToString(sq.QuotaCode)
-			case "tokens per minute":
-				q.TokensPerMinute, q.TPMName, q.TPMCode = v, name, aws.ToString(sq.QuotaCode)
-			case "tokens per day":
-				q.TokensPerDay = v
-			}
-		}
-	}
-	if q.RequestsPerMinute == 0 && q.TokensPerMinute == 0 {
+	scope := quotas.ScopeOf(catalog.Default(), modelIDOf(entry))
+	q, err := quotas.Read(ctx, servicequotas.NewFromConfig(cfg), scope, info.model)
+	var nl *quotas.NotListedError
+	switch {
+	case errors.As(err, &nl):
 		return nil, Step{Name: StepQuotas, Status: Warn, Detail: fmt.Sprintf("no %s quota listed for %s in %s", scope, info.model.Name, t.Region)}
-	}
-	return q, Step{Name: StepQuotas, Status: OK, Detail: fmt.Sprintf("%d requests/min, %d tokens/min", q.RequestsPerMinute, q.TokensPerMinute)}
-}
-
-// scopeOf is the quota family a call uses: "global cross-region", "cross-region" or "on-demand".
-func scopeOf(info modelInfo) string {
-	switch {
-	case info.ref.Kind == catalog.KindSystemProfile && info.global:
-		return "global cross-region"
-	case info.ref.Kind == catalog.KindSystemProfile, info.ref.Kind == catalog.KindApplicationProfile:
-		return "cross-region"
-	}
-	return "on-demand"
-}
-
-var versionSuffix = regexp.MustCompile(`( v\d+)?$`)
-
-// matchQuota reads quota names such as "Cross-region model inference requests per minute for Anthropic Claude
-// Sonnet 4.5 V1" (the exact wording varies: "Cross-Region InvokeModel requests per minute for ..."). The model
-// part must be the model's name, with or without its provider and a version suffix, so that "Claude Sonnet 4"
-// does not match "Claude Sonnet 4.5".
-func matchQuota(name, scope string, m catalog.Model) (metric string, ok bool) {
-	lower := strings.ToLower(name)
-	head, model, found := strings.Cut(lower, " for ")
-	if !found {
-		return "", false
-	}
-	switch {
-	case strings.HasPrefix(head, "global cross-region"):
-		if scope != "global cross-region" {
-			return "", false
+	case err != nil:
+		code, msg := apiError(err)
+		step := Step{Name: StepQuotas, Status: Warn, Detail: "could not read Service Quotas", Error: err.Error()}
+		d := Diagnosis{Target: t.Name, Model: entry, Step: StepQuotas,
+			Problem: fmt.Sprintf("the role cannot read its quotas (%s: %s); check cannot say what the account allows, and budgets: auto will not work", code, msg)}
+		if code == "AccessDeniedException" || code == "AccessDenied" {
+			d.Fixes = []Fix{{Text: "Optional: let the role read Service Quotas.", Where: "an inline policy (e.g. ReadQuotas) of " + t.RoleARN, Add: iampolicy.ReadQuotas()}}
 		}
-	case strings.HasPrefix(head, "cross-region"):
-		if scope != "cross-region" {
-			return "", false
-		}
-	case strings.HasPrefix(head, "on-demand"):
-		if scope != "on-demand" {
-			return "", false
-		}
-	default:
-		return "", false
+		r.diagnose(d)
+		return nil, step
 	}
-	model = versionSuffix.ReplaceAllString(model, "")
-	want := strings.ToLower(m.Name)
-	if model != want && model != strings.ToLower(m.Provider)+" "+want {
-		return "", false
-	}
-	for _, metric := range []string{"requests per minute", "tokens per minute", "tokens per day"} {
-		if strings.HasSuffix(head, metric) {
-			return metric, true
-		}
-	}
-	return "", false
+	return &q, Step{Name: StepQuotas, Status: OK, Detail: fmt.Sprintf("%d requests/min, %d tokens/min", q.RequestsPerMinute, q.TokensPerMinute)}
 }
 
 // apiError returns an SDK error's code and message, or "" and the error text.

@@ -22,12 +22,12 @@ const (
 
 var smallRole = sandbox.TargetRoleARN(small)
 
-func seedTarget() Target {
-	return Target{Name: "seed", RoleARN: smallRole, Region: sandbox.SeedRegion, Models: []string{sandbox.SeedProfile}}
+func seedTarget() Subject {
+	return Subject{Name: "seed", RoleARN: smallRole, Region: sandbox.SeedRegion, Models: []string{sandbox.SeedProfile}}
 }
 
 // runAgainst runs check against a fresh default-scenario sandbox broken by breakIt.
-func runAgainst(t *testing.T, breakIt func(*testing.T, *sandbox.Sandbox), targets []Target, opts Options) (*Report, string) {
+func runAgainst(t *testing.T, breakIt func(*testing.T, *sandbox.Sandbox), targets []Subject, opts Options) (*Report, string) {
 	t.Helper()
 	sb, err := sandbox.New(nil)
 	if err != nil {
@@ -74,7 +74,7 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
 		breakIt func(*testing.T, *sandbox.Sandbox)
-		target  func(*Target)
+		target  func(*Subject)
 		opts    Options
 		// failed is the step that fails ("" for none), want are texts the report must contain.
 		failed string
@@ -121,7 +121,7 @@ func TestCheck(t *testing.T) {
 			breakIt: func(t *testing.T, sb *sandbox.Sandbox) {
 				must(t, sb.SetTrustPolicy(smallRole, trustNaming(sandbox.CallerRoleARN, externalID)))
 			},
-			target: func(tg *Target) { tg.ExternalID = "relay-0000" },
+			target: func(tg *Subject) { tg.ExternalID = "relay-0000" },
 			failed: StepAssumeRole,
 			want:   []string{`3. The external id this target passes ("relay-0000") must equal the trust policy's sts:ExternalId condition exactly`, `"sts:ExternalId": "relay-0000"`},
 		},
@@ -130,7 +130,7 @@ func TestCheck(t *testing.T) {
 			breakIt: func(t *testing.T, sb *sandbox.Sandbox) {
 				must(t, sb.SetTrustPolicy(smallRole, trustNaming(sandbox.CallerRoleARN, externalID)))
 			},
-			target: func(tg *Target) { tg.ExternalID = "relay-7f3a" },
+			target: func(tg *Subject) { tg.ExternalID = "relay-7f3a" },
 			want:   []string{"All checks passed."},
 		},
 		{
@@ -156,7 +156,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name:   "profile called from outside its geography",
-			target: func(tg *Target) { tg.Region = "us-east-1" },
+			target: func(tg *Subject) { tg.Region = "us-east-1" },
 			failed: StepInvoke,
 			want:   []string{"is a jp. inference profile, which can only be called from ap-northeast-1, ap-northeast-3; this target calls it from us-east-1", "or call us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
 		},
@@ -165,7 +165,7 @@ func TestCheck(t *testing.T) {
 			breakIt: func(t *testing.T, sb *sandbox.Sandbox) {
 				must(t, sb.SetRolePolicy(smallRole, "All", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"}]}`))
 			},
-			target: func(tg *Target) { tg.Models = []string{seedModel} },
+			target: func(tg *Subject) { tg.Models = []string{seedModel} },
 			failed: StepInvoke,
 			want:   []string{"is only served through inference profiles", "Call the inference profile jp.anthropic.claude-sonnet-4-5-20250929-v1:0 from ap-northeast-1 instead"},
 		},
@@ -216,7 +216,7 @@ func TestCheck(t *testing.T) {
 			if tt.target != nil {
 				tt.target(&tg)
 			}
-			rep, text := runAgainst(t, tt.breakIt, []Target{tg}, tt.opts)
+			rep, text := runAgainst(t, tt.breakIt, []Subject{tg}, tt.opts)
 			t.Log("\n" + text)
 			var failed []string
 			for _, tr := range rep.Targets {
@@ -249,7 +249,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCheckJSON(t *testing.T) {
-	rep, _ := runAgainst(t, func(t *testing.T, sb *sandbox.Sandbox) { must(t, sb.SetModelAccess(small, seedModel, false)) }, []Target{seedTarget()}, Options{})
+	rep, _ := runAgainst(t, func(t *testing.T, sb *sandbox.Sandbox) { must(t, sb.SetModelAccess(small, seedModel, false)) }, []Subject{seedTarget()}, Options{})
 	var buf bytes.Buffer
 	if err := rep.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
@@ -266,29 +266,9 @@ func TestCheckJSON(t *testing.T) {
 func TestCheckNoCredentials(t *testing.T) {
 	ts := httptest.NewServer(http404{})
 	defer ts.Close()
-	rep := Run(context.Background(), []Target{seedTarget()}, Options{AWS: aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(ts.URL)}})
+	rep := Run(context.Background(), []Subject{seedTarget()}, Options{AWS: aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(ts.URL)}})
 	if rep.Failed() == 0 || len(rep.Diagnoses) == 0 || !strings.Contains(rep.Diagnoses[0].Problem, "no usable AWS credentials") {
 		t.Errorf("got %+v, want a failed identity step saying there are no credentials", rep.Diagnoses)
-	}
-}
-
-func TestMatchQuota(t *testing.T) {
-	info := describe(sandbox.SeedProfile, "", sandbox.SeedRegion)
-	tests := []struct {
-		name, scope, metric string
-		ok                  bool
-	}{
-		{"Cross-region model inference requests per minute for Anthropic Claude Sonnet 4.5 V1", "cross-region", "requests per minute", true},
-		{"Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.5", "cross-region", "tokens per minute", true},
-		{"Cross-region model inference requests per minute for Anthropic Claude Sonnet 4", "cross-region", "", false},
-		{"Global cross-region model inference requests per minute for Anthropic Claude Sonnet 4.5", "cross-region", "", false},
-		{"On-demand model inference requests per minute for Anthropic Claude Sonnet 4.5", "cross-region", "", false},
-	}
-	for _, tt := range tests {
-		metric, ok := matchQuota(tt.name, tt.scope, info.model)
-		if ok != tt.ok || metric != tt.metric {
-			t.Errorf("matchQuota(%q, %s) = %q, %v; want %q, %v", tt.name, tt.scope, metric, ok, tt.metric, tt.ok)
-		}
 	}
 }
 

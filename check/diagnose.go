@@ -17,7 +17,7 @@ func allow(actions iampolicy.StringList, resources ...string) *iampolicy.Documen
 }
 
 // diagnoseAssumeRole explains a failed AssumeRole.
-func (r *run) diagnoseAssumeRole(t Target, err error) {
+func (r *run) diagnoseAssumeRole(t Subject, err error) {
 	code, msg := apiError(err)
 	acct := accountOf(t.RoleARN)
 	d := Diagnosis{Target: t.Name, Step: StepAssumeRole}
@@ -75,7 +75,7 @@ func pathNote(sessionARN string) string {
 
 // diagnoseMissingRegions explains AccessDeniedExceptions that name foundation-model ARNs the permission policy
 // does not allow.
-func (r *run) diagnoseMissingRegions(t Target, entry string, info modelInfo, missing []string) {
+func (r *run) diagnoseMissingRegions(t Subject, entry string, info modelInfo, missing []string) {
 	var regions []string
 	for _, arn := range missing {
 		ref, err := catalog.ParseRef(arn)
@@ -108,7 +108,7 @@ func modelIDOf(entry string) string {
 }
 
 // diagnoseInvoke explains a failed invocation other than a missing destination region.
-func (r *run) diagnoseInvoke(t Target, entry string, info modelInfo, err error, quota *Quota, quotaStep Step) Diagnosis {
+func (r *run) diagnoseInvoke(t Subject, entry string, info modelInfo, err error, quota *Quota, quotaStep Step) Diagnosis {
 	code, msg := apiError(err)
 	acct := accountOf(t.RoleARN)
 	d := Diagnosis{Target: t.Name, Model: entry, Step: StepInvoke}
@@ -187,7 +187,7 @@ func (r *run) diagnoseInvoke(t Target, entry string, info modelInfo, err error, 
 	return d
 }
 
-func throttleProblem(t Target, entry string, info modelInfo, msg string, quota *Quota, quotaStep Step) string {
+func throttleProblem(t Subject, entry string, info modelInfo, msg string, quota *Quota, quotaStep Step) string {
 	acct := accountOf(t.RoleARN)
 	tokens := strings.Contains(msg, "tokens")
 	switch {

@@ -31,7 +31,7 @@ func TestDiagnoseAssumeRoleReasons(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &run{report: &Report{}, callerARN: session, callerRole: roleOfSession(session)}
-			r.diagnoseAssumeRole(Target{Name: "seed", RoleARN: smallRole, Region: sandbox.SeedRegion},
+			r.diagnoseAssumeRole(Subject{Name: "seed", RoleARN: smallRole, Region: sandbox.SeedRegion},
 				&smithy.GenericAPIError{Code: "AccessDenied", Message: tt.msg})
 			if len(r.report.Diagnoses) != 1 {
 				t.Fatalf("got %d diagnoses, want 1", len(r.report.Diagnoses))

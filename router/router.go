@@ -16,7 +16,6 @@ import (
 
 	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
-	"github.com/bedrock-relay/bedrock-relay/credcache"
 	"github.com/bedrock-relay/bedrock-relay/ratelimit"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
@@ -67,8 +66,6 @@ type Options struct {
 	Metrics *Metrics
 	// Limits is the budget table; nil makes one.
 	Limits *ratelimit.Table
-	// OnRefresh is told of every AssumeRole a target's credential cache makes (for metrics).
-	OnRefresh func(credcache.Refresh)
 }
 
 // New builds a router over targets.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/internal/mainlib"
 	"github.com/bedrock-relay/bedrock-relay/router"
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
@@ -64,7 +65,7 @@ func newPool(t *testing.T, budgets bool, mutate func(*config.Config)) *pool {
 	}
 	base := aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(ts.URL),
 		Credentials: credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()}, RetryMaxAttempts: 1}
-	r, err := router.FromConfig(context.Background(), cfgp, base, router.Options{})
+	r, err := mainlib.NewRouter(context.Background(), cfgp, base, mainlib.RouterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdaurl"
 
 	"github.com/bedrock-relay/bedrock-relay/config"
-	"github.com/bedrock-relay/bedrock-relay/internal/httpapi"
+	"github.com/bedrock-relay/bedrock-relay/internal/mainlib"
 )
 
 func main() {
@@ -46,7 +46,7 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (h
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	base, err := httpapi.LoadAWSConfig(ctx, cfg)
+	base, err := mainlib.LoadAWSConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (h
 	if cfg.Server.AccessLog {
 		accessLog = logger
 	}
-	rl, err := httpapi.Build(ctx, cfg, base, httpapi.BuildOptions{Logger: logger, AccessLog: accessLog})
+	rl, err := mainlib.Build(ctx, cfg, base, mainlib.BuildOptions{Logger: logger, AccessLog: accessLog})
 	if err != nil {
 		return nil, err
 	}

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 
 	"github.com/bedrock-relay/bedrock-relay/check"
 	"github.com/bedrock-relay/bedrock-relay/config"
-	"github.com/bedrock-relay/bedrock-relay/sandbox"
+	"github.com/bedrock-relay/bedrock-relay/internal/awsenv"
 )
 
 func init() {
@@ -32,7 +30,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	}
 
 	var (
-		targets   []check.Target
+		targets   []check.Subject
 		endpoint  string
 		srcRegion string
 	)
@@ -45,7 +43,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("check: %s has no targets", *cfgPath)
 		}
 		for _, t := range cfg.Targets {
-			targets = append(targets, check.Target{Name: t.Name, RoleARN: t.RoleARN, ExternalID: t.ExternalID, Region: t.Region, Models: t.Models})
+			targets = append(targets, check.Subject{Name: t.Name, RoleARN: t.RoleARN, ExternalID: t.ExternalID, Region: t.Region, Models: t.Models})
 		}
 		endpoint, srcRegion = cfg.Source.Endpoint, cfg.Source.Region
 	} else {
@@ -63,20 +61,15 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		if acct, err := config.AccountOf(*roleARN); err == nil {
 			name = acct + "-" + *region
 		}
-		targets = []check.Target{{Name: name, RoleARN: *roleARN, ExternalID: *externalID, Region: *region, Models: []string{*model}}}
+		targets = []check.Subject{{Name: name, RoleARN: *roleARN, ExternalID: *externalID, Region: *region, Models: []string{*model}}}
 	}
 
-	awsCfg, err := check.AWSConfig(ctx, e.getenv, endpoint)
+	awsCfg, err := awsenv.Load(ctx, awsenv.Options{Getenv: e.getenv, Endpoint: endpoint})
 	if err != nil {
 		return fmt.Errorf("check: AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = srcRegion
-	}
-	if e := awsCfg.BaseEndpoint; e != nil && onLoopback(*e) {
-		// A sandbox on this machine answers fast enough to lose the SDK's request-body race
-		// (aws/aws-sdk-go-v2#2737), which cuts responses at random.
-		awsCfg.HTTPClient = sandbox.SDKHTTPClient(nil)
 	}
 	rep := check.Run(ctx, targets, check.Options{AWS: awsCfg, SkipInvoke: *skipInvoke, Invocations: *invocations})
 	if *asJSON {
@@ -91,18 +84,4 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("check: %d step(s) failed; see the diagnoses above", n)
 	}
 	return nil
-}
-
-// onLoopback reports whether an endpoint URL points at this machine.
-func onLoopback(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return false
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -20,6 +20,7 @@ import (
 	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/bedrock"
 	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/internal/mainlib"
 	"github.com/bedrock-relay/bedrock-relay/router"
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
@@ -123,7 +124,7 @@ func demoPool(ctx context.Context, out io.Writer, sb *sandbox.Sandbox, src aws.C
 			Models: []string{sandbox.SeedProfile}})
 	}
 	cfg.FillDefaults()
-	r, err := router.FromConfig(ctx, &cfg, src, router.Options{})
+	r, err := mainlib.NewRouter(ctx, &cfg, src, mainlib.RouterOptions{})
 	if err != nil {
 		return err
 	}

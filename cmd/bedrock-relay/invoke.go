@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"strings"
 	"time"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/bedrock"
-	"github.com/bedrock-relay/bedrock-relay/check"
-	"github.com/bedrock-relay/bedrock-relay/sandbox"
+	"github.com/bedrock-relay/bedrock-relay/internal/awsenv"
 )
 
 func init() {
@@ -63,14 +60,9 @@ func runInvoke(ctx context.Context, e *env, args []string) error {
 		return errUsage
 	}
 
-	src, err := check.AWSConfig(ctx, e.getenv, "")
+	src, err := awsenv.Load(ctx, awsenv.Options{Getenv: e.getenv})
 	if err != nil {
 		return fmt.Errorf("load the source AWS configuration: %w", err)
-	}
-	if isLoopback(e.getenv("AWS_ENDPOINT_URL")) {
-		// A sandbox or relay on this machine answers fast enough to lose the SDK's request-body race
-		// (aws/aws-sdk-go-v2#2737), which cuts event streams at random.
-		src.HTTPClient = sandbox.SDKHTTPClient(nil)
 	}
 	client, err := bedrock.New(src, relay.Target{
 		RoleARN:     *roleARN,
@@ -126,19 +118,6 @@ func runInvoke(ctx context.Context, e *env, args []string) error {
 	u := stream.Usage()
 	fmt.Fprintf(e.stderr, "usage: %d input tokens, %d output tokens, %.1fs\n", u.InputTokens, u.OutputTokens, time.Since(start).Seconds())
 	return nil
-}
-
-// isLoopback reports an endpoint URL on this machine.
-func isLoopback(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }
 
 func envOr(e *env, name, def string) string {

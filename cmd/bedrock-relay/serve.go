@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/bedrock-relay/bedrock-relay/config"
-	"github.com/bedrock-relay/bedrock-relay/internal/httpapi"
+	"github.com/bedrock-relay/bedrock-relay/internal/mainlib"
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 )
 
@@ -75,7 +75,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if !*useSandbox {
 		var err error
-		if base, err = httpapi.LoadAWSConfig(ctx, cfg); err != nil {
+		if base, err = mainlib.LoadAWSConfig(ctx, cfg); err != nil {
 			return err
 		}
 	}
@@ -83,7 +83,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if cfg.Server.AccessLog {
 		accessLog = slog.New(slog.NewJSONHandler(e.stderr, nil))
 	}
-	rl, err := httpapi.Build(ctx, cfg, base, httpapi.BuildOptions{Logger: logger, AccessLog: accessLog})
+	rl, err := mainlib.Build(ctx, cfg, base, mainlib.BuildOptions{Logger: logger, AccessLog: accessLog})
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 // serveRelay listens on the API and admin addresses, prints how to reach them, and serves until ctx ends;
 // then it stops accepting and lets the requests in flight, streams included, finish.
-func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *httpapi.Relay, logger *slog.Logger, sandboxMode bool) error {
+func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *mainlib.Relay, logger *slog.Logger, sandboxMode bool) error {
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w (pick another --addr)", cfg.Server.Addr, err)

@@ -1,12 +1,15 @@
-package sandbox
+package awsenv
 
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 )
 
-// SDKHTTPClient returns an HTTP client for AWS SDK clients pointed at a local sandbox or relay.
+// LoopbackHTTPClient returns an HTTP client for AWS SDK clients pointed at a server on this machine (the
+// sandbox, a relay).
 //
 // The SDK closes a request's body as soon as the response arrives, while net/http's write loop may still
 // make its final end-of-body read; a server on loopback answers fast enough for the two to race, and the
@@ -16,7 +19,7 @@ import (
 // AWS, a network away, rarely loses the race; tests here would, at random.
 //
 // base supplies the transport (an httptest TLS server's Client(), say); nil uses a clone of the default one.
-func SDKHTTPClient(base *http.Client) *http.Client {
+func LoopbackHTTPClient(base *http.Client) *http.Client {
 	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
 	if base != nil && base.Transport != nil {
 		rt = base.Transport
@@ -39,4 +42,17 @@ func (t ownBodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return t.base.RoundTrip(r2)
+}
+
+// IsLoopback reports whether an endpoint URL points at this machine (localhost, 127.0.0.0/8, ::1).
+func IsLoopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/internal/httpapi"
+	"github.com/bedrock-relay/bedrock-relay/internal/mainlib"
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 )
 
@@ -39,7 +41,7 @@ var oaiAccounts = []struct {
 
 type oaiEnv struct {
 	sb  *sandbox.Sandbox
-	h   *Handler
+	h   *httpapi.Handler
 	srv *httptest.Server
 }
 
@@ -81,7 +83,7 @@ func newOAIEnv(t *testing.T) *oaiEnv {
 	}
 	base := aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(sbSrv.URL),
 		Credentials: credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()}, RetryMaxAttempts: 1}
-	rl, err := Build(context.Background(), &cfg, base, BuildOptions{})
+	rl, err := mainlib.Build(context.Background(), &cfg, base, mainlib.BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/internal/httpapi"
+	"github.com/bedrock-relay/bedrock-relay/internal/mainlib"
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 )
 
@@ -57,7 +58,7 @@ func threeAccountScenario() *sandbox.Scenario {
 // env is the sandbox, a relay in front of it on a TLS test server, and the relay's access log.
 type env struct {
 	sb    *sandbox.Sandbox
-	relay *httpapi.Relay
+	relay *mainlib.Relay
 	srv   *httptest.Server
 	admin *httptest.Server
 	log   *syncBuffer
@@ -117,7 +118,7 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	base := aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(sbSrv.URL),
 		Credentials: credentials.StaticCredentialsProvider{Value: sb.CallerCredentials()}, RetryMaxAttempts: 1}
 	log := &syncBuffer{}
-	rl, err := httpapi.Build(context.Background(), cfg, base, httpapi.BuildOptions{AccessLog: slog.New(slog.NewJSONHandler(log, nil))})
+	rl, err := mainlib.Build(context.Background(), cfg, base, mainlib.BuildOptions{AccessLog: slog.New(slog.NewJSONHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/bedrock"
 	"github.com/bedrock-relay/bedrock-relay/credcache"
+	"github.com/bedrock-relay/bedrock-relay/internal/awsenv"
 )
 
 // Function is the Lambda handler. Build it once at init; it is safe for concurrent use.
@@ -38,15 +38,16 @@ type Response struct {
 
 const successMessage = "Cross-account Bedrock access successful"
 
-// NewFromEnv builds the function from the environment: configuration through getenv, source credentials from
-// the SDK default chain (in Lambda, the execution role). It does not fail: a problem is logged now and
-// answered by every invocation, so that the invoker sees it rather than a crashed runtime.
+// NewFromEnv builds the function from the environment: configuration and source credentials through getenv
+// (awsenv.Load: in Lambda, the execution role's keys the runtime sets; elsewhere the SDK default chain). It
+// does not fail: a problem is logged now and answered by every invocation, so that the invoker sees it
+// rather than a crashed runtime.
 func NewFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) *Function {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return failed(cfg, log, err)
 	}
-	src, err := config.LoadDefaultConfig(ctx)
+	src, err := awsenv.Load(ctx, awsenv.Options{Getenv: getenv})
 	if err != nil {
 		return failed(cfg, log, err)
 	}
