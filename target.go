@@ -61,11 +61,8 @@ func (t Target) WithDefaults() Target {
 
 // Account is the 12-digit account of RoleARN, or "" if RoleARN is not a role ARN.
 func (t Target) Account() string {
-	m := roleARNPattern.FindStringSubmatch(t.RoleARN)
-	if m == nil {
-		return ""
-	}
-	return m[2]
+	acct, _ := RoleAccount(t.RoleARN)
+	return acct
 }
 
 // String names the target in logs and errors: the role and the region. It holds no secret.

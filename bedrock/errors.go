@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
@@ -179,21 +177,13 @@ func roleOfSession(arn string) string {
 	return "arn:" + parts[0] + ":iam::" + parts[3] + ":role/" + name
 }
 
-// profileFor is a system profile id serving modelID from region, or "".
+// profileFor is a system profile id serving modelID from region (catalog.ProfileFor), or "".
 func profileFor(modelID, region string) string {
 	cat := catalog.Default()
 	m, ok := cat.Model(modelID)
 	if !ok {
 		return ""
 	}
-	prefixes := slices.Sorted(maps.Keys(m.Profiles))
-	for _, p := range prefixes {
-		if g, ok := cat.Geography(p); ok && !g.Global && slices.Contains(g.SourceRegions, region) {
-			return p + "." + m.ID
-		}
-	}
-	if len(prefixes) > 0 {
-		return prefixes[0] + "." + m.ID
-	}
-	return ""
+	id, _ := cat.ProfileFor(m, region)
+	return id
 }

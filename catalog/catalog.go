@@ -182,3 +182,34 @@ func SplitProfileID(id string) (prefix, modelID string, ok bool) {
 
 // knownProviders are the first labels of foundation-model ids; a label that is one of these is not a profile prefix.
 var knownProviders = []string{"anthropic", "amazon", "meta", "mistral", "cohere", "ai21", "deepseek", "openai", "qwen", "writer", "twelvelabs", "stability", "luma"}
+
+// ProfileFor is the system inference profile through which m is best called from region: the first
+// geography (by prefix) whose source regions include region, a global one only if no geographic one does.
+// callable is false when no profile of m can be called from region; id is then m's first profile, or "" if
+// it has none.
+func (c *Catalog) ProfileFor(m Model, region string) (id string, callable bool) {
+	global, first := "", ""
+	for _, prefix := range c.Prefixes() {
+		if _, ok := m.Profiles[prefix]; !ok {
+			continue
+		}
+		if first == "" {
+			first = prefix + "." + m.ID
+		}
+		g, _ := c.Geography(prefix)
+		if !slices.Contains(g.SourceRegions, region) {
+			continue
+		}
+		if g.Global {
+			if global == "" {
+				global = prefix + "." + m.ID
+			}
+			continue
+		}
+		return prefix + "." + m.ID, true
+	}
+	if global != "" {
+		return global, true
+	}
+	return first, false
+}

@@ -84,3 +84,26 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+func TestProfileFor(t *testing.T) {
+	c := Default()
+	m, ok := c.Model("anthropic.claude-sonnet-4-5-20250929-v1:0")
+	if !ok {
+		t.Fatal("Claude Sonnet 4.5 is not in the catalogue")
+	}
+	for region, want := range map[string]struct {
+		id       string
+		callable bool
+	}{
+		"ap-northeast-1": {"jp.anthropic.claude-sonnet-4-5-20250929-v1:0", true},
+		"us-east-1":      {"us.anthropic.claude-sonnet-4-5-20250929-v1:0", true},
+	} {
+		id, callable := c.ProfileFor(m, region)
+		if id != want.id || callable != want.callable {
+			t.Errorf("ProfileFor(%s) = %q, %v; want %q, %v", region, id, callable, want.id, want.callable)
+		}
+	}
+	if _, callable := c.ProfileFor(m, "xx-nowhere-1"); callable {
+		t.Error("a region no geography serves: got callable")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 	"github.com/bedrock-relay/bedrock-relay/iampolicy"
 	"github.com/bedrock-relay/bedrock-relay/quotas"
@@ -97,7 +98,7 @@ type ModelResult struct {
 
 // TargetResult is everything checked for one target.
 type TargetResult struct {
-	Target Subject        `json:"target"`
+	Target Subject       `json:"target"`
 	Steps  []Step        `json:"steps"`
 	Models []ModelResult `json:"models"`
 	// Session is the assumed-role ARN when AssumeRole worked.
@@ -344,7 +345,7 @@ func (r *run) model(ctx context.Context, cfg aws.Config, t Subject, entry string
 		d := r.diagnoseInvoke(t, entry, info, otherErr, quota, quotaStep)
 		switch {
 		case d.Step == StepModelAccess:
-			access = Step{Name: StepModelAccess, Status: Fail, Detail: "not enabled in account " + accountOf(t.RoleARN), Error: otherErr.Error()}
+			access = Step{Name: StepModelAccess, Status: Fail, Detail: "not enabled in account " + relay.AccountOf(t.RoleARN), Error: otherErr.Error()}
 			invoke.Detail = "refused: model access"
 		case code == "ThrottlingException":
 			access = Step{Name: StepModelAccess, Status: OK, Detail: "enabled: the call got as far as the quota"}
@@ -419,25 +420,12 @@ func outsideGeography(t Subject, entry string, info modelInfo) Diagnosis {
 	return d
 }
 
-// profileFor names a geographic profile of m that can be called from region (global as a last resort).
+// profileFor names a geographic profile of m that can be called from region (global as a last resort), or "".
 func profileFor(m catalog.Model, region string) string {
-	cat := catalog.Default()
-	global := ""
-	for _, prefix := range cat.Prefixes() {
-		if _, ok := m.Profiles[prefix]; !ok {
-			continue
-		}
-		g, _ := cat.Geography(prefix)
-		if !contains(g.SourceRegions, region) {
-			continue
-		}
-		if g.Global {
-			global = prefix + "." + m.ID
-			continue
-		}
-		return prefix + "." + m.ID
+	if id, ok := catalog.Default().ProfileFor(m, region); ok {
+		return id
 	}
-	return global
+	return ""
 }
 
 // invokeOnce makes the cheapest real call: one output token.
@@ -494,14 +482,6 @@ func apiError(err error) (code, msg string) {
 		return "", ""
 	}
 	return "", err.Error()
-}
-
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[4]
 }
 
 func contains(list []string, s string) bool {

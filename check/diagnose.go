@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 	"github.com/bedrock-relay/bedrock-relay/iampolicy"
 )
@@ -19,10 +20,10 @@ func allow(actions iampolicy.StringList, resources ...string) *iampolicy.Documen
 // diagnoseAssumeRole explains a failed AssumeRole.
 func (r *run) diagnoseAssumeRole(t Subject, err error) {
 	code, msg := apiError(err)
-	acct := accountOf(t.RoleARN)
+	acct := relay.AccountOf(t.RoleARN)
 	d := Diagnosis{Target: t.Name, Step: StepAssumeRole}
 	trustWhere := "the trust policy of " + t.RoleARN + " (account " + acct + ", IAM > Roles > Trust relationships)"
-	callerWhere := "an inline policy of the caller role " + r.callerRole + " (account " + accountOf(r.callerRole) + ")"
+	callerWhere := "an inline policy of the caller role " + r.callerRole + " (account " + relay.AccountOf(r.callerRole) + ")"
 	trustFix := Fix{Text: "The Bedrock account's role must trust the caller role" + pathNote(r.callerARN) + ".",
 		Where: trustWhere, Add: iampolicy.Trust(r.callerRole, t.ExternalID)}
 	callerFix := Fix{Text: "The caller role must be allowed to call sts:AssumeRole on the target role; cross-account, both sides have to allow it.",
@@ -95,8 +96,8 @@ func (r *run) diagnoseMissingRegions(t Subject, entry string, info modelInfo, mi
 		d.Problem = fmt.Sprintf("the permission policy of %s does not allow %s", t.RoleARN, strings.Join(missing, ", "))
 	}
 	d.Fixes = []Fix{{
-		Text:  fmt.Sprintf("Add the missing ARN(s); `bedrock-relay policy permissions --target-account %s --model %s --region %s --stream` prints the whole policy.", accountOf(t.RoleARN), modelIDOf(entry), t.Region),
-		Where: "the permission policy of " + t.RoleARN + " (account " + accountOf(t.RoleARN) + ")",
+		Text:  fmt.Sprintf("Add the missing ARN(s); `bedrock-relay policy permissions --target-account %s --model %s --region %s --stream` prints the whole policy.", relay.AccountOf(t.RoleARN), modelIDOf(entry), t.Region),
+		Where: "the permission policy of " + t.RoleARN + " (account " + relay.AccountOf(t.RoleARN) + ")",
 		Add:   allow(relayActions, missing...),
 	}}
 	r.diagnose(d)
@@ -110,7 +111,7 @@ func modelIDOf(entry string) string {
 // diagnoseInvoke explains a failed invocation other than a missing destination region.
 func (r *run) diagnoseInvoke(t Subject, entry string, info modelInfo, err error, quota *Quota, quotaStep Step) Diagnosis {
 	code, msg := apiError(err)
-	acct := accountOf(t.RoleARN)
+	acct := relay.AccountOf(t.RoleARN)
 	d := Diagnosis{Target: t.Name, Model: entry, Step: StepInvoke}
 	permWhere := "the permission policy of " + t.RoleARN + " (account " + acct + ")"
 	switch code {
@@ -188,7 +189,7 @@ func (r *run) diagnoseInvoke(t Subject, entry string, info modelInfo, err error,
 }
 
 func throttleProblem(t Subject, entry string, info modelInfo, msg string, quota *Quota, quotaStep Step) string {
-	acct := accountOf(t.RoleARN)
+	acct := relay.AccountOf(t.RoleARN)
 	tokens := strings.Contains(msg, "tokens")
 	switch {
 	case quota != nil && !tokens && quota.RequestsPerMinute > 0:

@@ -216,7 +216,7 @@ func (c *Config) FillDefaults() {
 			t.Weight = 1
 		}
 		if t.Name == "" {
-			if acct, err := AccountOf(t.RoleARN); err == nil {
+			if acct, err := relay.RoleAccount(t.RoleARN); err == nil {
 				t.Name = acct + "-" + t.Region
 			}
 		}
@@ -229,24 +229,12 @@ func (c *Config) FillDefaults() {
 	}
 }
 
-var (
-	roleARNRe = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$`)
-	sha256Re  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
+var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Relay is the library's view of the target: what to assume and where.
 func (t Target) Relay() relay.Target {
 	return relay.Target{RoleARN: t.RoleARN, Region: t.Region, ExternalID: t.ExternalID, SessionName: t.SessionName,
 		SessionDuration: time.Duration(t.SessionDuration)}.WithDefaults()
-}
-
-// AccountOf returns the account id in a role ARN.
-func AccountOf(roleARN string) (string, error) {
-	m := roleARNRe.FindStringSubmatch(roleARN)
-	if m == nil {
-		return "", fmt.Errorf("%q is not a role ARN like arn:aws:iam::222222222222:role/BedrockAccessRole", roleARN)
-	}
-	return m[2], nil
 }
 
 // Validate reports every problem at once.

@@ -2,6 +2,8 @@ package iampolicy
 
 import (
 	"strings"
+
+	relay "github.com/bedrock-relay/bedrock-relay"
 )
 
 // Request is one authorization question: may Principal perform Action on Resource?
@@ -198,7 +200,7 @@ func Evaluate(r Request, p Policies) Decision {
 	}
 
 	isAssumeRole := strings.HasPrefix(strings.ToLower(r.Action), "sts:assumerole")
-	resAcct := arnAccount(r.Resource)
+	resAcct := relay.AccountOf(r.Resource)
 	crossAccount := resAcct != "" && req.account != "" && resAcct != req.account
 
 	if crossAccount {
@@ -255,7 +257,7 @@ type evalRequest struct {
 func newEvalRequest(r Request) *evalRequest {
 	e := &evalRequest{Request: r, account: r.PrincipalAccount, ctx: make(map[string][]string, len(r.Context)+2)}
 	if e.account == "" {
-		e.account = arnAccount(r.Principal)
+		e.account = relay.AccountOf(r.Principal)
 	}
 	for k, v := range r.Context {
 		e.ctx[strings.ToLower(k)] = v
@@ -453,7 +455,7 @@ func (e *evalRequest) matchAWSPrincipal(v string) principalMatch {
 	}
 	partition, acct, res := parts[1], parts[4], parts[5]
 	if res == "root" {
-		if acct == e.account && arnPartition(e.Principal, partition) == partition {
+		if acct == e.account && relay.PartitionOf(e.Principal, partition) == partition {
 			return byAccount
 		}
 		return byNone
@@ -483,24 +485,6 @@ func isAccountID(s string) bool {
 		}
 	}
 	return true
-}
-
-// arnAccount is the account field of an ARN, empty for ARNs without one (foundation models) and non-ARNs.
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
-		return ""
-	}
-	return parts[4]
-}
-
-// arnPartition is the partition field of an ARN, or def when s is not an ARN.
-func arnPartition(s, def string) string {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
-		return def
-	}
-	return parts[1]
 }
 
 // DeniedMessage is the message of the AccessDenied / AccessDeniedException AWS returns for a denied request, with

@@ -237,21 +237,8 @@ func profileDestinations(cat *catalog.Catalog, profileID, region string, explici
 
 // suggestProfile names a profile id for m that can be called from region, for error messages.
 func suggestProfile(cat *catalog.Catalog, m catalog.Model, region string) string {
-	var first string
-	for _, prefix := range cat.Prefixes() {
-		if _, ok := m.Profiles[prefix]; !ok {
-			continue
-		}
-		g, _ := cat.Geography(prefix)
-		if first == "" {
-			first = prefix + "." + m.ID
-		}
-		if slices.Contains(g.SourceRegions, region) && !g.Global {
-			return prefix + "." + m.ID
-		}
+	if id, _ := cat.ProfileFor(m, region); id != "" {
+		return id
 	}
-	if first == "" {
-		return "<geography>." + m.ID
-	}
-	return first
+	return "<geography>." + m.ID
 }

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"sort"
 	"time"
+
+	relay "github.com/bedrock-relay/bedrock-relay"
 )
 
 // Call is one recorded request.
@@ -140,25 +142,9 @@ func (s *Sandbox) record(c Call) {
 func (s *Sandbox) recordSTS(op, principalARN, target, outcome string) {
 	acct := ""
 	if len(principalARN) > 0 {
-		if p := splitARNAccount(principalARN); p != "" {
+		if p := relay.AccountOf(principalARN); p != "" {
 			acct = p
 		}
 	}
 	s.record(Call{Service: "sts", Operation: op, Principal: principalARN, Account: acct, Target: target, Outcome: outcome})
-}
-
-func splitARNAccount(arn string) string {
-	n := 0
-	start := 0
-	for i := 0; i < len(arn); i++ {
-		if arn[i] == ':' {
-			n++
-			if n == 4 {
-				start = i + 1
-			} else if n == 5 {
-				return arn[start:i]
-			}
-		}
-	}
-	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/iampolicy"
 )
@@ -244,7 +245,7 @@ func (e *errWriter) doc(d *iampolicy.Document) {
 
 // splitRoleARN takes arn:PARTITION:iam::ACCOUNT:role/PATH/NAME apart; path is "/" or "/a/b/".
 func splitRoleARN(arn string) (account, path, name string, err error) {
-	account, err = config.AccountOf(arn)
+	account, err = relay.RoleAccount(arn)
 	if err != nil {
 		return "", "", "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/check"
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/internal/awsenv"
@@ -58,7 +59,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 			return errUsage
 		}
 		name := *region
-		if acct, err := config.AccountOf(*roleARN); err == nil {
+		if acct, err := relay.RoleAccount(*roleARN); err == nil {
 			name = acct + "-" + *region
 		}
 		targets = []check.Subject{{Name: name, RoleARN: *roleARN, ExternalID: *externalID, Region: *region, Models: []string{*model}}}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/iampolicy"
 	"github.com/bedrock-relay/bedrock-relay/setup"
@@ -65,7 +66,7 @@ func runPolicyTrust(e *env, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if _, err := config.AccountOf(*caller); err != nil {
+	if _, err := relay.RoleAccount(*caller); err != nil {
 		return fmt.Errorf("policy trust: --caller-role-arn: %w", err)
 	}
 	return writeDoc(e, iampolicy.Trust(*caller, *ext))
@@ -105,7 +106,7 @@ func runPolicyCaller(e *env, args []string) error {
 		return errUsage
 	}
 	for _, t := range targets {
-		if _, err := config.AccountOf(t); err != nil {
+		if _, err := relay.RoleAccount(t); err != nil {
 			return fmt.Errorf("policy caller: --target-role-arn: %w", err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 )
@@ -305,7 +306,7 @@ func TestExampleRelayConfigIsValid(t *testing.T) {
 	}
 	accounts, auto := map[string]bool{}, false
 	for _, tg := range cfg.Targets {
-		acct, _ := config.AccountOf(tg.RoleARN)
+		acct, _ := relay.RoleAccount(tg.RoleARN)
 		accounts[acct] = true
 		auto = auto || tg.Budgets.RequestsPerMinute.Auto
 	}

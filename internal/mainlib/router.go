@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/credcache"
@@ -50,7 +51,7 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 	endpoint := aws.ToString(base.BaseEndpoint)
 	var targets []*router.Target
 	for _, tc := range cfg.Targets {
-		acct, err := config.AccountOf(tc.RoleARN)
+		acct, err := relay.RoleAccount(tc.RoleARN)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
 		}
