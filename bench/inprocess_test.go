@@ -89,14 +89,14 @@ var benchCreds = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvide
 
 // relayHandler is the relay's API handler over targets whose upstream answers with rt.
 func relayHandler(tb testing.TB, targets int, rt http.RoundTripper) http.Handler {
-	var ts []*router.Target
+	var ts []*router.Member
 	for i := 0; i < targets; i++ {
 		c, err := upstream.New(context.Background(), upstream.Options{Region: "ap-northeast-1", BaseEndpoint: "http://127.0.0.1:1",
 			Credentials: benchCreds, HTTPClient: &http.Client{Transport: rt}})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		ts = append(ts, &router.Target{Name: fmt.Sprintf("t%d", i), Account: fmt.Sprintf("%012d", i+2), Region: "ap-northeast-1",
+		ts = append(ts, &router.Member{Name: fmt.Sprintf("t%d", i), Account: fmt.Sprintf("%012d", i+2), Region: "ap-northeast-1",
 			Models: map[string]string{fm: benchModel}, Client: c})
 	}
 	// Metrics on, as `serve` has them.

@@ -50,8 +50,8 @@ func TestStreamsHeapProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := &router.Target{Name: "t0", Account: "000000000002", Region: "ap-northeast-1", Models: map[string]string{fm: benchModel}, Client: c}
-	r, err := router.New([]*router.Target{tg}, router.Options{})
+	tg := &router.Member{Name: "t0", Account: "000000000002", Region: "ap-northeast-1", Models: map[string]string{fm: benchModel}, Client: c}
+	r, err := router.New([]*router.Member{tg}, router.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

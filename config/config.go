@@ -27,7 +27,7 @@ type Config struct {
 	Source  Source            `yaml:"source"`
 	Routing Routing           `yaml:"routing"`
 	Aliases map[string]string `yaml:"aliases"` // alias → foundation-model id
-	Targets []Target          `yaml:"targets"`
+	Targets []TargetSpec          `yaml:"targets"`
 }
 
 // Server is where the relay listens.
@@ -74,8 +74,8 @@ type Routing struct {
 	LogPrompts bool `yaml:"log_prompts"`
 }
 
-// Target is one account role × region and the models it serves.
-type Target struct {
+// TargetSpec is one account role × region and the models it serves.
+type TargetSpec struct {
 	Name       string `yaml:"name"`
 	RoleARN    string `yaml:"role_arn"`
 	ExternalID string `yaml:"external_id"`
@@ -232,7 +232,7 @@ func (c *Config) FillDefaults() {
 var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Relay is the library's view of the target: what to assume and where.
-func (t Target) Relay() relay.Target {
+func (t TargetSpec) Relay() relay.Target {
 	return relay.Target{RoleARN: t.RoleARN, Region: t.Region, ExternalID: t.ExternalID, SessionName: t.SessionName,
 		SessionDuration: time.Duration(t.SessionDuration)}.WithDefaults()
 }

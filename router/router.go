@@ -20,8 +20,8 @@ import (
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
-// Target is one place requests can go.
-type Target struct {
+// Member is one place requests can go.
+type Member struct {
 	Name     string
 	Account  string
 	Region   string
@@ -44,13 +44,13 @@ type Sender interface {
 
 // Router chooses targets. It is safe for concurrent use.
 type Router struct {
-	targets []*Target
-	byModel map[string][]*Target
+	targets []*Member
+	byModel map[string][]*Member
 	aliases map[string]string
 	limits  *ratelimit.Table
 	cat     *catalog.Catalog
 	opts    Options
-	senders map[*Target]Sender
+	senders map[*Member]Sender
 	mu      sync.Mutex
 	rr      uint64
 }
@@ -69,7 +69,7 @@ type Options struct {
 }
 
 // New builds a router over targets.
-func New(targets []*Target, o Options) (*Router, error) {
+func New(targets []*Member, o Options) (*Router, error) {
 	if len(targets) == 0 {
 		return nil, errors.New("router: no targets")
 	}
@@ -82,8 +82,8 @@ func New(targets []*Target, o Options) (*Router, error) {
 	if o.Limits == nil {
 		o.Limits = ratelimit.New(ratelimit.WithClock(o.Clock))
 	}
-	r := &Router{targets: targets, byModel: map[string][]*Target{}, aliases: map[string]string{}, limits: o.Limits,
-		cat: catalog.Default(), opts: o, senders: map[*Target]Sender{}}
+	r := &Router{targets: targets, byModel: map[string][]*Member{}, aliases: map[string]string{}, limits: o.Limits,
+		cat: catalog.Default(), opts: o, senders: map[*Member]Sender{}}
 	for k, v := range o.Aliases {
 		r.aliases[k] = v
 	}
@@ -112,10 +112,10 @@ func New(targets []*Target, o Options) (*Router, error) {
 }
 
 // SetSender replaces the upstream of a target (tests, benchmarks).
-func (r *Router) SetSender(t *Target, s Sender) { r.senders[t] = s }
+func (r *Router) SetSender(t *Member, s Sender) { r.senders[t] = s }
 
 // Targets lists the targets.
-func (r *Router) Targets() []*Target { return r.targets }
+func (r *Router) Targets() []*Member { return r.targets }
 
 // Limits is the router's budget table (for metrics and admin views).
 func (r *Router) Limits() *ratelimit.Table { return r.limits }
@@ -188,7 +188,7 @@ type Attempt struct {
 
 // Result is a successful answer.
 type Result struct {
-	Target   *Target
+	Target   *Member
 	Model    string // foundation-model id
 	Called   string // id sent to the target
 	Response *http.Response
@@ -293,7 +293,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 	}
 	stream := req.Op == upstream.OpInvokeStream || req.Op == upstream.OpConverseStream
 	var attempts []Attempt
-	tried := map[*Target]bool{}
+	tried := map[*Member]bool{}
 	start := r.opts.Clock()
 	for {
 		t, resv, exhausted := r.pick(fm, req, burndown, tried)
@@ -323,7 +323,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 					if err := sleep(ctx, wait); err != nil {
 						return nil, err
 					}
-					tried = map[*Target]bool{} // capacity may be back anywhere
+					tried = map[*Member]bool{} // capacity may be back anywhere
 					continue
 				}
 			}
@@ -405,10 +405,10 @@ func asUpstream(err error) *upstream.Error {
 
 // pick chooses the untried eligible target with the most headroom among the best priority and reserves its
 // budget. When none can take the request it says when the first frees up.
-func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Target]bool) (*Target, ratelimit.Reservation, *ExhaustedError) {
+func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]bool) (*Member, ratelimit.Reservation, *ExhaustedError) {
 	cands := r.byModel[fm]
 	type scored struct {
-		t     *Target
+		t     *Member
 		idx   int
 		score float64
 	}
@@ -463,7 +463,7 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Target]b
 	return nil, ratelimit.Reservation{}, ex
 }
 
-func (r *Router) try(ctx context.Context, t *Target, called string, req *Request, stream bool) (*Result, error) {
+func (r *Router) try(ctx context.Context, t *Member, called string, req *Request, stream bool) (*Result, error) {
 	resp, err := r.senders[t].Do(ctx, &upstream.Request{Op: req.Op, ModelID: called, Body: req.Body, Header: req.Header})
 	if err != nil {
 		return nil, err
@@ -488,7 +488,7 @@ func (r *Router) try(ctx context.Context, t *Target, called string, req *Request
 }
 
 // finish records a success: the budget is corrected when usage is known (at once, or when the stream ends).
-func (r *Router) finish(t *Target, fm string, resv ratelimit.Reservation, res *Result, stream bool) {
+func (r *Router) finish(t *Member, fm string, resv ratelimit.Reservation, res *Result, stream bool) {
 	key := ratelimit.Key{Target: t.Name, Model: fm}
 	r.limits.Success(key)
 	if !stream {

@@ -32,9 +32,9 @@ func (s cannedSender) Do(ctx context.Context, r *upstream.Request) (*http.Respon
 // benchRouter is a router over n targets serving the bench model, each answering with s.
 func benchRouter(b *testing.B, n int, budgets bool, s router.Sender) *router.Router {
 	b.Helper()
-	var ts []*router.Target
+	var ts []*router.Member
 	for i := 0; i < n; i++ {
-		t := &router.Target{Name: fmt.Sprintf("t%d", i), Account: fmt.Sprintf("%012d", i+2), Region: "ap-northeast-1",
+		t := &router.Member{Name: fmt.Sprintf("t%d", i), Account: fmt.Sprintf("%012d", i+2), Region: "ap-northeast-1",
 			Models: map[string]string{benchFM: benchProfile}, Budgets: map[string]ratelimit.Budget{}}
 		if budgets {
 			t.Budgets[benchFM] = ratelimit.Budget{RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 40}

@@ -49,7 +49,7 @@ func newPool(t *testing.T, budgets bool, mutate func(*config.Config)) *pool {
 	cfg := config.Default()
 	cfg.Auth.Mode = "none"
 	for _, a := range poolAccounts {
-		tc := config.Target{Name: "acct-" + a.id[:3], RoleARN: sandbox.TargetRoleARN(a.id), Region: sandbox.SeedRegion, Models: []string{sandbox.SeedProfile}}
+		tc := config.TargetSpec{Name: "acct-" + a.id[:3], RoleARN: sandbox.TargetRoleARN(a.id), Region: sandbox.SeedRegion, Models: []string{sandbox.SeedProfile}}
 		if budgets {
 			tc.Budgets.RequestsPerMinute = config.Limit{N: a.rpm}
 		}

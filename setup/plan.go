@@ -21,9 +21,9 @@ const (
 	PolicyLogs       = "CloudWatchLogs"
 )
 
-// Target is one Bedrock-account role in one region and the models called through it, as a relay config
+// Grant is one Bedrock-account role in one region and the models called through it, as a relay config
 // target has them.
-type Target struct {
+type Grant struct {
 	RoleARN    string
 	ExternalID string
 	Region     string
@@ -34,11 +34,11 @@ type Target struct {
 	SessionDuration time.Duration
 }
 
-// TargetsFromConfig takes the targets of a relay config.
-func TargetsFromConfig(cfg *config.Config) []Target {
-	out := make([]Target, 0, len(cfg.Targets))
+// GrantsFromConfig takes the targets of a relay config.
+func GrantsFromConfig(cfg *config.Config) []Grant {
+	out := make([]Grant, 0, len(cfg.Targets))
 	for _, t := range cfg.Targets {
-		out = append(out, Target{RoleARN: t.RoleARN, ExternalID: t.ExternalID, Region: t.Region,
+		out = append(out, Grant{RoleARN: t.RoleARN, ExternalID: t.ExternalID, Region: t.Region,
 			Models: slices.Clone(t.Models), SessionDuration: time.Duration(t.SessionDuration)})
 	}
 	return out
@@ -54,7 +54,7 @@ func ModelID(entry string) string {
 type Options struct {
 	// CallerRoleARN is the role the relay or Lambda runs as (the seed's lambda-execution-role).
 	CallerRoleARN string
-	Targets       []Target
+	Targets       []Grant
 	// Stream also allows bedrock:InvokeModelWithResponseStream, which the relay needs for streaming calls.
 	Stream bool
 	// ProfileCondition restricts the foundation-model ARNs to calls through the inference profile.

@@ -23,7 +23,7 @@ func twoAccounts() Options {
 	return Options{
 		CallerRoleARN: seedCaller,
 		Stream:        true,
-		Targets: []Target{
+		Targets: []Grant{
 			{RoleARN: seedTarget, Region: seedRegion, Models: []string{seedProfile}},
 			{RoleARN: "arn:aws:iam::333333333333:role/BedrockAccessRole", ExternalID: "relay-333", Region: "us-east-1",
 				Models: []string{"us.anthropic.claude-sonnet-4-5-20250929-v1:0", "global.anthropic.claude-haiku-4-5-20251001-v1:0"}},
@@ -78,11 +78,11 @@ func TestNewErrors(t *testing.T) {
 		opts Options
 		want []string
 	}{
-		{"no caller", Options{Targets: []Target{{RoleARN: seedTarget, Region: seedRegion, Models: []string{seedProfile}}}},
+		{"no caller", Options{Targets: []Grant{{RoleARN: seedTarget, Region: seedRegion, Models: []string{seedProfile}}}},
 			[]string{"caller role:", "is not a role ARN"}},
-		{"unknown prefix", Options{CallerRoleARN: seedCaller, Targets: []Target{{RoleARN: seedTarget, Region: "ap-northeast-1", Models: []string{"xx.anthropic.claude-sonnet-4-5-20250929-v1:0"}}}},
+		{"unknown prefix", Options{CallerRoleARN: seedCaller, Targets: []Grant{{RoleARN: seedTarget, Region: "ap-northeast-1", Models: []string{"xx.anthropic.claude-sonnet-4-5-20250929-v1:0"}}}},
 			[]string{"targets[0].models[0]", "pass its destination regions explicitly with --regions"}},
-		{"two external ids", Options{CallerRoleARN: seedCaller, Targets: []Target{
+		{"two external ids", Options{CallerRoleARN: seedCaller, Targets: []Grant{
 			{RoleARN: seedTarget, Region: seedRegion, Models: []string{seedProfile}, ExternalID: "a1"},
 			{RoleARN: seedTarget, Region: "ap-northeast-3", Models: []string{seedProfile}, ExternalID: "b2"}}},
 			[]string{"targets[1].external_id", "two different external ids"}},

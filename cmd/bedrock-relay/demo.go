@@ -120,7 +120,7 @@ func demoPool(ctx context.Context, out io.Writer, sb *sandbox.Sandbox, src aws.C
 	cfg := config.Default()
 	cfg.Auth.Mode = "none"
 	for _, a := range []string{sandbox.SmallAccount, sandbox.LargeAccount} {
-		cfg.Targets = append(cfg.Targets, config.Target{Name: a, RoleARN: sandbox.TargetRoleARN(a), Region: sandbox.SeedRegion,
+		cfg.Targets = append(cfg.Targets, config.TargetSpec{Name: a, RoleARN: sandbox.TargetRoleARN(a), Region: sandbox.SeedRegion,
 			Models: []string{sandbox.SeedProfile}})
 	}
 	cfg.FillDefaults()

@@ -51,7 +51,7 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := setup.New(setup.Options{CallerRoleARN: *caller, Targets: setup.TargetsFromConfig(cfg), Stream: *stream,
+	plan, err := setup.New(setup.Options{CallerRoleARN: *caller, Targets: setup.GrantsFromConfig(cfg), Stream: *stream,
 		ProfileCondition: *cond, Regions: splitList(*regions)})
 	if err != nil {
 		return err

@@ -210,7 +210,7 @@ func sandboxRelayConfig(endpoint string) (*config.Config, aws.Credentials) {
 	cfg.Source = config.Source{Region: sc.DefaultRegion, Endpoint: endpoint}
 	cfg.Aliases = map[string]string{"sonnet": "anthropic.claude-sonnet-4-5-20250929-v1:0"}
 	for _, acct := range []string{sandbox.SmallAccount, sandbox.LargeAccount} {
-		t := config.Target{Name: "sandbox-" + acct, RoleARN: sandbox.TargetRoleARN(acct), Region: sandbox.SeedRegion,
+		t := config.TargetSpec{Name: "sandbox-" + acct, RoleARN: sandbox.TargetRoleARN(acct), Region: sandbox.SeedRegion,
 			Models: []string{sandbox.SeedProfile}}
 		for _, q := range sc.Accounts[acct].Quotas {
 			if q.Model == sandbox.SeedProfile {

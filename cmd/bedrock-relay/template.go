@@ -57,7 +57,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := setup.New(setup.Options{CallerRoleARN: caller, Targets: setup.TargetsFromConfig(cfg), Stream: *stream})
+	plan, err := setup.New(setup.Options{CallerRoleARN: caller, Targets: setup.GrantsFromConfig(cfg), Stream: *stream})
 	if err != nil {
 		return err
 	}

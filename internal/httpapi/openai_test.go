@@ -73,7 +73,7 @@ func newOAIEnv(t *testing.T) *oaiEnv {
 		{Name: "team-alias", SHA256: config.HashKey(oaiKeyAlias), Models: []string{"sonnet"}},
 	}
 	for _, a := range oaiAccounts {
-		tc := config.Target{Name: "acct-" + a.id[:3], RoleARN: sandbox.TargetRoleARN(a.id), Region: sandbox.SeedRegion, Models: []string{sandbox.SeedProfile}}
+		tc := config.TargetSpec{Name: "acct-" + a.id[:3], RoleARN: sandbox.TargetRoleARN(a.id), Region: sandbox.SeedRegion, Models: []string{sandbox.SeedProfile}}
 		tc.Budgets.RequestsPerMinute = config.Limit{N: a.rpm}
 		cfg.Targets = append(cfg.Targets, tc)
 	}

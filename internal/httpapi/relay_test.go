@@ -91,7 +91,7 @@ func relayConfig(sbURL string) *config.Config {
 		{Name: "team-alias", SHA256: config.HashKey(keyAlias), Models: []string{"sonnet"}},
 	}
 	for _, a := range poolAccounts {
-		tc := config.Target{Name: "acct-" + a.id[:3], RoleARN: sandbox.TargetRoleARN(a.id), Region: sandbox.SeedRegion,
+		tc := config.TargetSpec{Name: "acct-" + a.id[:3], RoleARN: sandbox.TargetRoleARN(a.id), Region: sandbox.SeedRegion,
 			Models: []string{sandbox.SeedProfile}}
 		tc.Budgets.RequestsPerMinute = config.Limit{N: a.rpm}
 		cfg.Targets = append(cfg.Targets, tc)

@@ -24,7 +24,7 @@ import (
 // credentials builds a target's assumed-role credentials (package credcache: the SDK's AssumeRoleProvider in
 // its CredentialsCache, refreshed early with jitter), so there is one STS call per credential lifetime and
 // concurrent requests share one refresh.
-func credentials(base aws.Config, t config.Target, onRefresh func(credcache.Refresh)) (*credcache.Cache, error) {
+func credentials(base aws.Config, t config.TargetSpec, onRefresh func(credcache.Refresh)) (*credcache.Cache, error) {
 	return credcache.New(sts.NewFromConfig(base), t.Relay(), credcache.Options{OnRefresh: onRefresh})
 }
 
@@ -49,7 +49,7 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 	}
 	o.WaitForCapacity = time.Duration(cfg.Routing.WaitForCapacity)
 	endpoint := aws.ToString(base.BaseEndpoint)
-	var targets []*router.Target
+	var targets []*router.Member
 	for _, tc := range cfg.Targets {
 		acct, err := relay.RoleAccount(tc.RoleARN)
 		if err != nil {
@@ -63,7 +63,7 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
 		}
-		t := &router.Target{Name: tc.Name, Account: acct, Region: tc.Region, Priority: tc.Priority, Weight: tc.Weight,
+		t := &router.Member{Name: tc.Name, Account: acct, Region: tc.Region, Priority: tc.Priority, Weight: tc.Weight,
 			Models: map[string]string{}, Budgets: map[string]ratelimit.Budget{}, Client: client, Credentials: creds}
 		for _, entry := range tc.Models {
 			fm, err := config.ServedModel(entry, tc.Region)
