@@ -1,0 +1,99 @@
+// Package bench measures what bedrock-relay costs per request against a floor, side by side in one run:
+// the sandbox called directly, a minimal SigV4 re-signing reverse proxy, bedrock-relay itself, and the
+// per-request-AssumeRole flow of the usual Lambda sample. Every server is its own process on loopback, so
+// the CPU time and memory of each are its own.
+//
+//	go run ./bench            # the full set (about 15 minutes)
+//	go run ./bench -quick     # a reduced set in under a minute, ending with a one-line summary
+//	go run ./bench -out bench/results-latest.md
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// Main is the bench command: `serve-proxy` runs the reference proxy (the command re-executes itself for
+// it, so that the proxy's CPU and memory are its own process's); anything else is a measurement run.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "serve-proxy" {
+		return runProxy(ctx, args[1:])
+	}
+	return run(ctx, args, stdout, stderr)
+}
+
+// settings are the run's knobs; -quick picks smaller ones.
+type settings struct {
+	quick      bool
+	out        string
+	rates      []float64     // fixed rates for the latency table
+	cell       time.Duration // how long each fixed-rate cell runs, per round
+	rounds     int           // fixed-rate rounds, systems taking turns
+	warmup     time.Duration
+	ladder     []float64 // rates tried for the highest sustained rate
+	ladderStep time.Duration
+	soak       time.Duration
+	streams    int // concurrent streams for the memory test
+	targets    int // relay targets (sandbox accounts) to pool
+	lambdaPkg  string
+	relayEnv   []string // extra environment for the relay process (GOGC, GOMEMLIMIT experiments)
+	phases     map[string]bool
+	words      int // answer tokens at zero model latency
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "a reduced run in under a minute")
+	out := fs.String("out", "", "also write the markdown report to this file")
+	soak := fs.Duration("soak", 2*time.Minute, "soak length (full run)")
+	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
+	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
+	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run")
+	var relayEnv multiFlag
+	fs.Var(&relayEnv, "relay-env", "KEY=VALUE added to the relay's environment (repeatable), e.g. GOMEMLIMIT=48MiB")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// The load generator shares the machine with what it measures: collect its garbage less often.
+	debug.SetGCPercent(400)
+	s := settings{quick: *quick, out: *out, rates: []float64{200, 1000}, cell: *cell, rounds: 3, warmup: time.Second,
+		ladder: []float64{1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000}, ladderStep: 5 * time.Second,
+		soak: *soak, streams: 1000, targets: 2, words: 50}
+	s.lambdaPkg, s.phases, s.relayEnv = *lambdaPkg, map[string]bool{}, relayEnv
+	for _, p := range strings.Split(*phases, ",") {
+		s.phases[strings.TrimSpace(p)] = true
+	}
+	if s.quick {
+		s.rates, s.cell, s.rounds, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 1500*time.Millisecond, 2, 250*time.Millisecond, nil, 0, 0
+	}
+	b, err := newBench(ctx, s, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	rep, err := b.runAll(ctx)
+	if err != nil {
+		return err
+	}
+	md := rep.markdown()
+	fmt.Fprint(stdout, md)
+	if s.out != "" {
+		if err := os.WriteFile(s.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, rep.summary())
+	return nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
