@@ -186,7 +186,7 @@ func (r *run) identity(ctx context.Context, targets []Subject) Step {
 		case code == "":
 			d.Problem = "no usable AWS credentials: " + err.Error()
 			d.Fixes = []Fix{{Text: "Run where the caller role's credentials are available (the Lambda function, or a shell with AWS_PROFILE / AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN of the caller role) and set AWS_REGION."}}
-		case code == "ExpiredToken" || code == "ExpiredTokenException":
+		case relay.IsExpired(code):
 			d.Problem = "the caller's credentials have expired (" + msg + ")"
 			d.Fixes = []Fix{{Text: "Refresh them (aws sso login, a new session token) and run check again."}}
 		case code == "InvalidClientTokenId" || code == "UnrecognizedClientException" || code == "SignatureDoesNotMatch":
@@ -347,7 +347,7 @@ func (r *run) model(ctx context.Context, cfg aws.Config, t Subject, entry string
 		case d.Step == StepModelAccess:
 			access = Step{Name: StepModelAccess, Status: Fail, Detail: "not enabled in account " + relay.AccountOf(t.RoleARN), Error: otherErr.Error()}
 			invoke.Detail = "refused: model access"
-		case code == "ThrottlingException":
+		case relay.LookupCode(code, 0).Class == relay.ClassThrottle:
 			access = Step{Name: StepModelAccess, Status: OK, Detail: "enabled: the call got as far as the quota"}
 		case served == 0:
 			access = Step{Name: StepModelAccess, Status: Skip, Detail: "unknown: the call failed before model access was checked"}

@@ -27,7 +27,7 @@ type Config struct {
 	Source  Source            `yaml:"source"`
 	Routing Routing           `yaml:"routing"`
 	Aliases map[string]string `yaml:"aliases"` // alias → foundation-model id
-	Targets []TargetSpec          `yaml:"targets"`
+	Targets []TargetSpec      `yaml:"targets"`
 }
 
 // Server is where the relay listens.

@@ -141,4 +141,6 @@ type NotListedError struct {
 	Model string
 }
 
-func (e *NotListedError) Error() string { return fmt.Sprintf("no %s quota listed for %s", e.Scope, e.Model) }
+func (e *NotListedError) Error() string {
+	return fmt.Sprintf("no %s quota listed for %s", e.Scope, e.Model)
+}

@@ -221,12 +221,13 @@ type ExhaustedError struct {
 
 func (e *ExhaustedError) Error() string {
 	if e.Setup {
-		return fmt.Sprintf("every target for %s is out with a setup problem (%s); run `bedrock-relay check`", e.Model, summarize(e.Attempts))
+		return fmt.Sprintf("every target for %s is out with a setup problem (%s); run `bedrock-relay check`", e.Model, Summary(e.Attempts))
 	}
 	return fmt.Sprintf("Too many requests, please wait before trying again. Every target for %s is at its limit; retry after %s.", e.Model, e.RetryAfter.Round(time.Second))
 }
 
-func summarize(as []Attempt) string {
+// Summary names each failed attempt as "target: code", joined; none reads "no target was tried".
+func Summary(as []Attempt) string {
 	var parts []string
 	for _, a := range as {
 		if a.Code != "" {
@@ -234,7 +235,7 @@ func summarize(as []Attempt) string {
 		}
 	}
 	if len(parts) == 0 {
-		return "no attempts"
+		return "no target was tried"
 	}
 	return strings.Join(parts, ", ")
 }

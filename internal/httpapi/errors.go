@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
@@ -79,7 +78,7 @@ func AsError(err error) *Error {
 		if ex.Setup {
 			return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailableException", Attempts: ex.Attempts, cause: err,
 				Message: fmt.Sprintf("Every target that serves %s has a setup problem (%s). The relay's operator should run `bedrock-relay check`.",
-					ex.Model, attemptSummary(ex.Attempts))}
+					ex.Model, router.Summary(ex.Attempts))}
 		}
 		secs := int(math.Ceil(ex.RetryAfter.Seconds()))
 		if secs < 1 {
@@ -96,13 +95,13 @@ func AsError(err error) *Error {
 		}
 		if errors.Is(fe.Cause, context.DeadlineExceeded) {
 			return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailableException", Attempts: fe.Attempts, cause: err,
-				Message: "The request did not complete within the relay's request timeout (" + attemptSummary(fe.Attempts) + ")."}
+				Message: "The request did not complete within the relay's request timeout (" + router.Summary(fe.Attempts) + ")."}
 		}
 		if errors.Is(fe.Cause, context.Canceled) {
 			return &Error{Status: statusClientClosed, Code: "ClientClosedRequest", Message: "The caller went away.", Attempts: fe.Attempts, cause: err}
 		}
 		return &Error{Status: http.StatusBadGateway, Code: "ServiceUnavailableException", Attempts: fe.Attempts, cause: err,
-			Message: "The relay could not reach Bedrock through any target (" + attemptSummary(fe.Attempts) + "): " + fe.Cause.Error()}
+			Message: "The relay could not reach Bedrock through any target (" + router.Summary(fe.Attempts) + "): " + fe.Cause.Error()}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailableException", cause: err,
@@ -136,19 +135,6 @@ func upstreamError(ue *upstream.Error, attempts []router.Attempt, cause error) *
 		e.Header.Set("X-Amzn-ErrorType", ue.Code)
 	}
 	return e
-}
-
-func attemptSummary(as []router.Attempt) string {
-	var parts []string
-	for _, a := range as {
-		if a.Code != "" {
-			parts = append(parts, a.Target+": "+a.Code)
-		}
-	}
-	if len(parts) == 0 {
-		return "no target was tried"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // writeBedrockError writes e the way Bedrock Runtime does: X-Amzn-ErrorType and {"message": ...}.
