@@ -38,6 +38,12 @@ type Server struct {
 	TLSKeyFile  string `yaml:"tls_key_file"`
 	// AccessLog writes one JSON line per request (never prompts or keys) to stderr.
 	AccessLog bool `yaml:"access_log"`
+	// BodyTimeout is how long a caller has, from the moment its request arrives, to send the whole body; a
+	// late body is answered 408 and the connection closed. Default 60s.
+	BodyTimeout Duration `yaml:"body_timeout"`
+	// MaxBodyBytesInFlight caps the request bodies held in memory at once, over every request; a request
+	// that would go over it is answered 503 with Retry-After. Default 256 MiB; -1 for no cap.
+	MaxBodyBytesInFlight int64 `yaml:"max_body_bytes_in_flight"`
 }
 
 // Auth is how callers authenticate.
@@ -70,6 +76,12 @@ type Routing struct {
 	WaitForCapacity Duration `yaml:"wait_for_capacity"`
 	// RequestTimeout bounds one request across all its attempts.
 	RequestTimeout Duration `yaml:"request_timeout"`
+	// MaxAttempts bounds the attempts of one request across targets and retry rounds; 0 is 3, or the number
+	// of targets serving the model if that is more.
+	MaxAttempts int `yaml:"max_attempts"`
+	// StreamIdleTimeout ends a stream whose upstream sends nothing for that long, with an error event for
+	// the caller. Default 2m (thinking models pause).
+	StreamIdleTimeout Duration `yaml:"stream_idle_timeout"`
 	// LogPrompts logs prompts and responses (off by default).
 	LogPrompts bool `yaml:"log_prompts"`
 }
@@ -227,6 +239,15 @@ func (c *Config) FillDefaults() {
 	if c.Routing.RequestTimeout == 0 {
 		c.Routing.RequestTimeout = Duration(5 * time.Minute)
 	}
+	if c.Server.BodyTimeout == 0 {
+		c.Server.BodyTimeout = Duration(time.Minute)
+	}
+	if c.Server.MaxBodyBytesInFlight == 0 {
+		c.Server.MaxBodyBytesInFlight = 256 << 20
+	}
+	if c.Routing.StreamIdleTimeout == 0 {
+		c.Routing.StreamIdleTimeout = Duration(2 * time.Minute)
+	}
 }
 
 var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -248,6 +269,18 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Server.AdminAddr); err != nil {
 			add("server.admin_addr %q: want host:port, e.g. 127.0.0.1:9090 (or empty for none)", c.Server.AdminAddr)
 		}
+	}
+	if c.Server.BodyTimeout < 0 {
+		add("server.body_timeout %v: want a positive duration such as 60s", time.Duration(c.Server.BodyTimeout))
+	}
+	if c.Server.MaxBodyBytesInFlight < -1 {
+		add("server.max_body_bytes_in_flight %d: want a number of bytes, or -1 for no cap", c.Server.MaxBodyBytesInFlight)
+	}
+	if c.Routing.MaxAttempts < 0 {
+		add("routing.max_attempts %d: want 0 (the default) or a positive number", c.Routing.MaxAttempts)
+	}
+	if c.Routing.StreamIdleTimeout < 0 {
+		add("routing.stream_idle_timeout %v: want a positive duration such as 2m", time.Duration(c.Routing.StreamIdleTimeout))
 	}
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		add("server.tls_cert_file and server.tls_key_file go together")

@@ -88,6 +88,8 @@ type Table struct {
 	now       func() time.Time
 	epoch     time.Time // internal times are nanoseconds since epoch, so monotonic clock readings are kept
 	cooldowns Cooldowns
+	policy    Policy
+	jitter    func() float64
 
 	mu      sync.RWMutex
 	entries map[Key]*entry
@@ -95,7 +97,7 @@ type Table struct {
 
 // New returns an empty table.
 func New(opts ...Option) *Table {
-	t := &Table{now: time.Now, cooldowns: DefaultCooldowns, entries: make(map[Key]*entry)}
+	t := &Table{now: time.Now, cooldowns: DefaultCooldowns, policy: DefaultPolicy, jitter: defaultJitter, entries: make(map[Key]*entry)}
 	for _, o := range opts {
 		o(t)
 	}
@@ -119,6 +121,16 @@ type entry struct {
 	coolUntil int64
 	cause     Cause
 	faults    int // consecutive CauseFault cooldowns since the last Success
+
+	// The failure policy's state (policy.go), all reset by Success.
+	streak    int     // consecutive failures recorded by Failure
+	ewma      float64 // moving failure ratio of the attempts recorded by Failure and Success
+	trips     int     // hard cooldowns Failure set since the last success
+	softUntil int64   // end of the soft backoff
+	halfOpen  bool    // after the current hard cooldown, one probe request before full traffic
+	probing   bool    // that probe is in flight
+	probeSlot int32   // its reservation
+	probeGen  uint32
 }
 
 // flight is one outstanding reservation.
@@ -209,6 +221,10 @@ func (t *Table) Reserve(k Key, inputTokens, maxTokens, burndown int) (Reservatio
 	if wait, cause, err := e.refuse(now, need); err != nil {
 		return Reservation{}, &LimitError{Key: k, Err: err, RetryAfter: time.Duration(wait), Cause: cause}
 	}
+	if e.probing {
+		// Half open: one probe is finding out whether the key works again; the others wait for it.
+		return Reservation{}, &LimitError{Key: k, Err: ErrCoolingDown, RetryAfter: t.policy.ProbeWait, Cause: e.cause}
+	}
 
 	var slot int32
 	if n := len(e.free); n > 0 {
@@ -225,6 +241,9 @@ func (t *Table) Reserve(k Key, inputTokens, maxTokens, burndown int) (Reservatio
 	f.day = e.day.add(now, 0, need)
 	e.inFlight++
 	e.inFlightTokens += need
+	if e.halfOpen {
+		e.halfOpen, e.probing, e.probeSlot, e.probeGen = false, true, slot, f.gen
+	}
 	return Reservation{e: e, slot: slot, gen: f.gen}, nil
 }
 
@@ -298,6 +317,9 @@ func (r Reservation) Cancel() {
 	}
 	r.e.mu.Lock()
 	defer r.e.mu.Unlock()
+	if r.e.probing && r.e.probeSlot == r.slot && r.e.probeGen == r.gen {
+		r.e.probing, r.e.halfOpen = false, true // the probe never reached Bedrock: the next request probes
+	}
 	f, ok := r.take()
 	if !ok {
 		return
@@ -337,6 +359,9 @@ func (e *entry) headroom(now int64) float64 {
 	left(e.minute.count, b.RequestsPerMinute)
 	left(e.minute.tokens, b.TokensPerMinute)
 	left(e.day.tokens, b.TokensPerDay)
+	if now < e.softUntil {
+		h *= softFactor
+	}
 	return h
 }
 
@@ -357,7 +382,13 @@ func (t *Table) Cooldown(k Key, until time.Time, cause Cause) time.Time {
 	defer e.mu.Unlock()
 	now = e.advance(now)
 
-	end := max(t.since(until), now)
+	t.cooldownLocked(e, now, t.since(until), cause)
+	return t.at(e.coolUntil)
+}
+
+// cooldownLocked applies Cooldown's rule; the caller holds e.mu and has advanced e to now.
+func (t *Table) cooldownLocked(e *entry, now, until int64, cause Cause) {
+	end := max(until, now)
 	c := t.cooldowns
 	switch cause {
 	case CauseThrottled:
@@ -377,7 +408,6 @@ func (t *Table) Cooldown(k Key, until time.Time, cause Cause) time.Time {
 	if end > e.coolUntil {
 		e.coolUntil, e.cause = end, cause
 	}
-	return t.at(e.coolUntil)
 }
 
 // Success records a request that Bedrock answered: the fault backoff starts again from FaultBase, and a
@@ -390,6 +420,8 @@ func (t *Table) Success(k Key) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.faults = 0
+	e.streak, e.trips, e.softUntil, e.halfOpen, e.probing = 0, 0, 0, false, false
+	e.ewma -= ewmaAlpha * e.ewma
 	if e.cause == CauseFault {
 		e.coolUntil, e.cause = 0, CauseNone
 	}
@@ -438,6 +470,8 @@ type State struct {
 	Cause          Cause     // CauseNone when not cooling down
 	Faults         int       // consecutive faults since the last Success
 	Headroom       float64   // as Table.Headroom
+	SoftUntil      time.Time // end of a soft backoff (Failure), zero when none
+	Probing        bool      // a probe request is in flight after a hard cooldown
 }
 
 // Snapshot returns the state of every key, sorted by target then model.
@@ -468,6 +502,10 @@ func (t *Table) Snapshot() []State {
 		if n < e.coolUntil {
 			s.CooldownUntil, s.Cause = t.at(e.coolUntil), e.cause
 		}
+		if n < e.softUntil {
+			s.SoftUntil = t.at(e.softUntil)
+		}
+		s.Probing = e.probing
 		e.mu.Unlock()
 		out = append(out, s)
 	}

@@ -10,6 +10,7 @@ type Metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	failovers      *prometheus.CounterVec
 	cooldowns      *prometheus.CounterVec
+	backoffs       *prometheus.CounterVec
 	exhaustions    *prometheus.CounterVec
 	tokens         *prometheus.CounterVec
 	servedTotal    *prometheus.CounterVec
@@ -20,12 +21,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_upstream_errors_total", Help: "Failed upstream attempts by target, model and AWS error code."}, []string{"target", "model", "code"}),
 		failovers:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_failovers_total", Help: "Requests served after failing over from at least one target."}, []string{"model"}),
-		cooldowns:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_cooldowns_total", Help: "Targets cooled down, by cause (throttled, daily, fault, setup)."}, []string{"target", "model", "cause"}),
+		cooldowns:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_cooldowns_total", Help: "Targets taken out of rotation (hard cooldowns), by cause (throttled, daily, fault, setup)."}, []string{"target", "model", "cause"}),
+		backoffs:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_backoffs_total", Help: "Soft backoffs (the target stays usable, last) after transient throttles and faults, by cause."}, []string{"target", "model", "cause"}),
 		exhaustions:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_pool_exhausted_total", Help: "Requests refused because every target was at its limit."}, []string{"model"}),
 		tokens:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_tokens_total", Help: "Tokens served, by target, model and direction."}, []string{"target", "model", "direction"}),
 		servedTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_upstream_served_total", Help: "Requests a target answered."}, []string{"target", "model"}),
 	}
-	reg.MustRegister(m.upstreamErrors, m.failovers, m.cooldowns, m.exhaustions, m.tokens, m.servedTotal)
+	reg.MustRegister(m.upstreamErrors, m.failovers, m.cooldowns, m.backoffs, m.exhaustions, m.tokens, m.servedTotal)
 	return m
 }
 
@@ -41,10 +43,16 @@ func (m *Metrics) failover(model string, n int) {
 	}
 }
 
-func (m *Metrics) cooldown(target, model, cause string) {
-	if m != nil {
-		m.cooldowns.WithLabelValues(target, model, cause).Inc()
+// backoff counts a failure's consequence: a hard cooldown (counted by cause) or a soft backoff.
+func (m *Metrics) backoff(target, model, cause string, hard bool) {
+	if m == nil {
+		return
 	}
+	if hard {
+		m.cooldowns.WithLabelValues(target, model, cause).Inc()
+		return
+	}
+	m.backoffs.WithLabelValues(target, model, cause).Inc()
 }
 
 func (m *Metrics) exhausted(model string) {

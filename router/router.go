@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/catalog"
@@ -66,6 +68,15 @@ type Options struct {
 	Metrics *Metrics
 	// Limits is the budget table; nil makes one.
 	Limits *ratelimit.Table
+	// MaxAttempts bounds the attempts one request makes across targets and retry rounds; 0 is
+	// DefaultMaxAttempts. A request tries every target that can take it once per round; a round ends when
+	// none is left, and another starts only after a transient failure (throttle, fault).
+	MaxAttempts int
+	// RetryBase is the pause before the second round, growing with each round; 0 is 100ms.
+	RetryBase time.Duration
+	// StreamIdleTimeout ends a stream whose upstream sends nothing for that long (with an exception frame,
+	// counted as a fault of the target); 0 is DefaultStreamIdleTimeout.
+	StreamIdleTimeout time.Duration
 }
 
 // New builds a router over targets.
@@ -214,14 +225,22 @@ type ExhaustedError struct {
 	Attempts   []Attempt
 	// Setup is set when every target is out for a setup problem (AccessDenied, model not enabled): waiting
 	// will not help.
-	Setup     bool
+	Setup bool
+	// Faults is set when the targets are out because of upstream faults (5xx, broken connections, STS
+	// failing), not budgets or throttles: the answer is then 503, not 429. Last is the latest upstream
+	// failure of this request, when it made one.
+	Faults    bool
+	Last      error
 	none      bool // no untried target was left to ask
 	faultOnly bool // every untried target is backing off after transient faults
 }
 
 func (e *ExhaustedError) Error() string {
-	if e.Setup {
+	switch {
+	case e.Setup:
 		return fmt.Sprintf("every target for %s is out with a setup problem (%s); run `bedrock-relay check`", e.Model, Summary(e.Attempts))
+	case e.Faults:
+		return fmt.Sprintf("every target for %s is backing off after upstream faults (%s); retry after %s", e.Model, Summary(e.Attempts), e.RetryAfter.Round(time.Second))
 	}
 	return fmt.Sprintf("Too many requests, please wait before trying again. Every target for %s is at its limit; retry after %s.", e.Model, e.RetryAfter.Round(time.Second))
 }
@@ -259,18 +278,28 @@ func (e *FinalError) Unwrap() error { return e.Cause }
 
 // classify is what a failed attempt means, from the one table of AWS error codes (relay.LookupCode), and the
 // code to record for it. A failure that is no AWS answer is the caller going away (Canceled), credentials
-// that could not be had (a setup problem of the target), or a connection that failed (a transient fault).
+// that could not be had, or a connection that failed (a transient fault). Credentials are a setup problem
+// only when STS refused them for a reason waiting cannot fix (AccessDenied, a malformed policy, an expired
+// source session); STS throttling, 5xx, timeouts and unreachable endpoints are transient faults.
 func classify(err error) (relay.Class, string) {
+	var ce *upstream.CredentialsError
+	if errors.As(err, &ce) {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			switch relay.ClassOf(ae.ErrorCode(), 0, ae.ErrorMessage()) {
+			case relay.ClassThrottle, relay.ClassDaily, relay.ClassFault:
+				return relay.ClassFault, "CredentialsUnavailable"
+			}
+			return relay.ClassSetup, "CredentialsUnavailable"
+		}
+		return relay.ClassFault, "CredentialsUnavailable"
+	}
 	var ue *upstream.Error
 	if errors.As(err, &ue) {
 		return relay.ClassOf(ue.Code, ue.Status, ue.Message), ue.Code
 	}
 	if errors.Is(err, context.Canceled) {
 		return relay.ClassCaller, "Canceled"
-	}
-	var ce *upstream.CredentialsError
-	if errors.As(err, &ce) {
-		return relay.ClassSetup, "CredentialsUnavailable"
 	}
 	// Connection refused, reset, timeouts: transient.
 	return relay.ClassFault, "ConnectionError"
@@ -293,13 +322,43 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 		burndown = m.OutputBurndown
 	}
 	stream := req.Op == upstream.OpInvokeStream || req.Op == upstream.OpConverseStream
+	maxAttempts := r.opts.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = max(DefaultMaxAttempts, len(r.byModel[fm]))
+	}
 	var attempts []Attempt
 	tried := map[*Member]bool{}
 	start := r.opts.Clock()
+	round := 0
 	for {
-		t, resv, exhausted := r.pick(fm, req, burndown, tried)
+		var t *Member
+		var resv ratelimit.Reservation
+		var exhausted *ExhaustedError
+		if len(attempts) < maxAttempts {
+			t, resv, exhausted = r.pick(fm, req, burndown, tried)
+		} else {
+			exhausted = &ExhaustedError{Model: fm, Setup: true, none: true}
+		}
 		if t == nil {
 			last := lastFinal(attempts)
+			transient := false
+			if last != nil {
+				cls, _ := classify(last.Err)
+				transient = cls == relay.ClassFault || cls == relay.ClassThrottle
+			}
+			if transient && len(attempts) < maxAttempts && len(tried) > 0 {
+				// Every target has had this request once and failed it in a way the next try may not: go
+				// round again after a short, jittered pause, as an SDK retries, if the deadline allows.
+				round++
+				pause := retryPause(round, r.opts.RetryBase)
+				if dl, ok := ctx.Deadline(); !ok || r.opts.Clock().Add(pause).Before(dl) {
+					if err := sleep(ctx, pause); err != nil {
+						return nil, &FinalError{Err: asUpstream(last.Err), Cause: err, Attempts: attempts}
+					}
+					tried = map[*Member]bool{}
+					continue
+				}
+			}
 			if last != nil && (exhausted.none || exhausted.faultOnly) {
 				if cls, _ := classify(last.Err); cls == relay.ClassFault {
 					// Every target was tried and the last one failed: pass its answer on.
@@ -313,6 +372,10 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 				}
 			}
 			exhausted.Setup = setup && (len(attempts) > 0 || !exhausted.none)
+			exhausted.Faults = !exhausted.Setup && exhausted.faultOnly
+			if last != nil {
+				exhausted.Last = last.Err
+			}
 			exhausted.Attempts = attempts
 			exhausted.RetryAfter = r.earliestFree(fm)
 			if wait := exhausted.RetryAfter; r.opts.WaitForCapacity > 0 && !exhausted.Setup && wait > 0 {
@@ -336,41 +399,64 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 		res, err := r.try(ctx, t, called, req, stream)
 		if err == nil {
 			res.Model, res.Called, res.Attempts = fm, called, append(attempts, Attempt{Target: t.Name})
-			r.finish(t, fm, resv, res, stream)
+			r.finish(ctx, t, fm, resv, res, stream)
 			if len(attempts) > 0 {
 				r.opts.Metrics.failover(fm, len(attempts))
 			}
 			return res, nil
 		}
 		resv.Cancel()
+		if ctx.Err() != nil {
+			// The relay's own deadline or the caller hanging up cut the attempt: that says nothing about the
+			// target, which is neither cooled nor counted.
+			attempts = append(attempts, Attempt{Target: t.Name, Code: contextCode(ctx.Err()), Err: ctx.Err()})
+			return nil, &FinalError{Err: asUpstream(err), Cause: ctx.Err(), Attempts: attempts}
+		}
 		cls, code := classify(err)
 		attempts = append(attempts, Attempt{Target: t.Name, Code: code, Err: err})
 		r.opts.Metrics.upstreamError(t.Name, fm, code)
 		key := ratelimit.Key{Target: t.Name, Model: fm}
+		var out ratelimit.Outcome
 		switch cls {
 		case relay.ClassCaller:
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
 			return nil, &FinalError{Err: asUpstream(err), Cause: err, Attempts: attempts}
 		case relay.ClassThrottle:
-			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseThrottled)
-			r.opts.Metrics.cooldown(t.Name, fm, "throttled")
+			out = r.limits.Failure(key, ratelimit.CauseThrottled)
+			r.opts.Metrics.backoff(t.Name, fm, "throttled", out.Hard)
 		case relay.ClassDaily:
-			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseDaily)
-			r.opts.Metrics.cooldown(t.Name, fm, "daily")
+			out = r.limits.Failure(key, ratelimit.CauseDaily)
+			r.opts.Metrics.backoff(t.Name, fm, "daily", out.Hard)
 		case relay.ClassFault:
-			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseFault)
-			r.opts.Metrics.cooldown(t.Name, fm, "fault")
+			out = r.limits.Failure(key, ratelimit.CauseFault)
+			r.opts.Metrics.backoff(t.Name, fm, "fault", out.Hard)
 		case relay.ClassSetup, relay.ClassExpired:
-			r.limits.Cooldown(key, time.Time{}, ratelimit.CauseSetup)
-			r.opts.Metrics.cooldown(t.Name, fm, "setup")
+			out = r.limits.Failure(key, ratelimit.CauseSetup)
+			r.opts.Metrics.backoff(t.Name, fm, "setup", out.Hard)
 			r.opts.Logger.Warn("target taken out: setup problem", "target", t.Name, "model", fm, "code", code, "error", err.Error())
 		}
-		if ctx.Err() != nil {
-			return nil, &FinalError{Err: asUpstream(err), Cause: err, Attempts: attempts}
-		}
+		_ = out
 	}
+}
+
+// DefaultMaxAttempts is how many attempts one request may make across targets and rounds when
+// Options.MaxAttempts is 0 (or the number of targets serving the model, if that is more).
+const DefaultMaxAttempts = 3
+
+// retryPause is the pause before retry round n: base (default 100ms) times n, with ±50 % jitter.
+func retryPause(n int, base time.Duration) time.Duration {
+	if base <= 0 {
+		base = 100 * time.Millisecond
+	}
+	d := base * time.Duration(n)
+	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}
+
+// contextCode is the code an attempt cut by the request's context is recorded with.
+func contextCode(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "RequestTimeout"
+	}
+	return "Canceled"
 }
 
 // earliestFree is when the first target for fm can take a request again, at least one second so that a
@@ -489,7 +575,9 @@ func (r *Router) try(ctx context.Context, t *Member, called string, req *Request
 }
 
 // finish records a success: the budget is corrected when usage is known (at once, or when the stream ends).
-func (r *Router) finish(t *Member, fm string, resv ratelimit.Reservation, res *Result, stream bool) {
+// A stream that the upstream breaks, cuts short or stalls counts as a fault of the target when it ends; one
+// the caller or the relay's deadline ends does not.
+func (r *Router) finish(ctx context.Context, t *Member, fm string, resv ratelimit.Reservation, res *Result, stream bool) {
 	key := ratelimit.Key{Target: t.Name, Model: fm}
 	r.limits.Success(key)
 	if !stream {
@@ -498,11 +586,21 @@ func (r *Router) finish(t *Member, fm string, resv ratelimit.Reservation, res *R
 		r.opts.Metrics.served(t.Name, fm, u)
 		return
 	}
-	res.Stream.onEnd = func(u upstream.Usage, failed bool) {
+	res.Stream.onEnd = func(u upstream.Usage, upstreamFault bool) {
 		res.Usage = u
 		resv.Commit(u.InputTokens, u.OutputTokens)
 		r.opts.Metrics.served(t.Name, fm, u)
+		if upstreamFault && ctx.Err() == nil {
+			out := r.limits.Failure(key, ratelimit.CauseFault)
+			r.opts.Metrics.upstreamError(t.Name, fm, "ModelStreamErrorException")
+			r.opts.Metrics.backoff(t.Name, fm, "fault", out.Hard)
+		}
 	}
+	idle := r.opts.StreamIdleTimeout
+	if idle <= 0 {
+		idle = DefaultStreamIdleTimeout
+	}
+	res.Stream.watchIdle(idle)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
@@ -14,19 +16,31 @@ import (
 // maxFrame bounds one event-stream frame (Bedrock's are far smaller); a larger prelude is a broken stream.
 const maxFrame = 16 << 20
 
+// DefaultStreamIdleTimeout is how long a stream may go without an event before the relay ends it: generous,
+// since thinking models pause before they answer.
+const DefaultStreamIdleTimeout = 2 * time.Minute
+
 // Stream passes an upstream event stream on frame by frame, as raw bytes, looking inside only for what the
-// relay needs: exception frames and the final usage.
+// relay needs: exception frames, the final usage, and whether the stream's terminal events came. A stream
+// that ends without them (an upstream, or a proxy in between, closing early at a frame boundary), breaks
+// off, sends a malformed frame or stalls ends for the caller with a modelStreamErrorException frame: never
+// a silently short answer.
 type Stream struct {
-	resp  *http.Response
-	op    string
-	first []byte
-	err   error
-	done  bool
-	usage upstream.Usage
-	onEnd func(u upstream.Usage, failed bool)
-	once  sync.Once
-	buf   []byte // the frame buffer, reused: a frame from Next is valid until the next call
-	b64   []byte
+	resp    *http.Response
+	op      string
+	first   []byte
+	err     error
+	done    bool
+	usage   upstream.Usage
+	onEnd   func(u upstream.Usage, upstreamFault bool)
+	once    sync.Once
+	buf     []byte // the frame buffer, reused: a frame from Next is valid until the next call
+	b64     []byte
+	stop    bool // ConverseStream: messageStop seen
+	meta    bool // ConverseStream: metadata seen; InvokeModelWithResponseStream: the invocation metrics
+	idle    *time.Timer
+	idleFor time.Duration
+	stalled atomic.Bool
 }
 
 // Header is the upstream response header (Content-Type, x-amzn-RequestId, X-Amzn-Bedrock-Content-Type).
@@ -63,15 +77,29 @@ func (s *Stream) Next() ([]byte, error) {
 	if s.done {
 		return nil, io.EOF
 	}
+	if s.idle != nil {
+		s.idle.Reset(s.idleFor)
+	}
 	frame, err := s.readFrame()
+	if err == io.EOF && !s.terminated() {
+		err = errEndedEarly
+	}
 	if err == io.EOF {
 		s.end(false)
 		return nil, io.EOF
 	}
 	if err != nil {
 		s.end(true)
+		msg := "The upstream stream broke off before its end."
+		switch {
+		case s.stalled.Load():
+			err = errStalled
+			msg = fmt.Sprintf("The upstream stream sent nothing for %s and was ended.", s.idleFor)
+		case err == errEndedEarly:
+			msg = "The upstream stream ended before its last event; the answer is incomplete."
+		}
 		s.err = err
-		return upstream.ExceptionFrame("modelStreamErrorException", "The upstream stream broke off: "+err.Error()), nil
+		return upstream.ExceptionFrame("modelStreamErrorException", msg), nil
 	}
 	f, err := upstream.ParseFrame(frame)
 	if err != nil {
@@ -94,18 +122,47 @@ func (s *Stream) Err() error { return s.err }
 // Usage is what the stream reported (complete once Next returned io.EOF).
 func (s *Stream) Usage() upstream.Usage { return s.usage }
 
-// Close releases the upstream connection; a stream closed early still settles its budget.
+// Close releases the upstream connection; a stream closed early still settles its budget. Closing before
+// the end is the caller's doing (it went away, or the relay's deadline passed), not the target's.
 func (s *Stream) Close() error {
-	s.end(!s.done)
+	s.end(false)
 	return s.resp.Body.Close()
 }
 
-func (s *Stream) end(failed bool) {
+// end settles the stream once; upstreamFault says the upstream broke, cut short or stalled it.
+func (s *Stream) end(upstreamFault bool) {
 	s.done = true
+	if s.idle != nil {
+		s.idle.Stop()
+	}
 	s.once.Do(func() {
 		if s.onEnd != nil {
-			s.onEnd(s.usage, failed)
+			s.onEnd(s.usage, upstreamFault)
 		}
+	})
+}
+
+var (
+	errEndedEarly = errors.New("stream ended before its terminal events")
+	errStalled    = errors.New("stream stalled")
+)
+
+// terminated reports whether the terminal events of the operation came: messageStop and metadata for
+// ConverseStream, the chunk carrying amazon-bedrock-invocationMetrics for InvokeModelWithResponseStream.
+func (s *Stream) terminated() bool {
+	if s.op == upstream.OpConverseStream {
+		return s.stop && s.meta
+	}
+	return s.meta
+}
+
+// watchIdle ends the stream when the upstream sends nothing for d: the timer closes the upstream body, which
+// ends the read under way with an error that Next reports as a stall.
+func (s *Stream) watchIdle(d time.Duration) {
+	s.idleFor = d
+	s.idle = time.AfterFunc(d, func() {
+		s.stalled.Store(true)
+		s.resp.Body.Close()
 	})
 }
 
@@ -138,7 +195,10 @@ func (s *Stream) readFrame() ([]byte, error) {
 // inspect picks the usage out of the frames that carry it.
 func (s *Stream) inspect(m upstream.Frame) {
 	switch string(m.EventType) {
+	case "messageStop": // ConverseStream
+		s.stop = true
 	case "metadata": // ConverseStream
+		s.meta = true
 		if u, ok := upstream.ConverseMetadataUsage(m.Payload); ok {
 			s.usage = u
 		}
@@ -146,7 +206,7 @@ func (s *Stream) inspect(m upstream.Frame) {
 		var u upstream.Usage
 		var ok bool
 		if u, ok, s.b64 = upstream.ChunkUsage(m.Payload, s.b64); ok {
-			s.usage = u
+			s.usage, s.meta = u, true
 		}
 	}
 }

@@ -121,6 +121,11 @@ func (e *Error) ErrorCode() string { return e.Code }
 // ErrorMessage is the AWS error message.
 func (e *Error) ErrorMessage() string { return e.Message }
 
+// staleCredentials reports the codes after which assuming the role again may help.
+func staleCredentials(code string) bool {
+	return relay.IsExpired(code) || code == "UnrecognizedClientException" || code == "InvalidSignatureException"
+}
+
 // CredentialsError is a request that was not sent because the target's credentials could not be had (the
 // AssumeRole behind them failed). It wraps the provider's error (a *credcache.Error, for a credcache.Cache).
 type CredentialsError struct{ Err error }
@@ -143,14 +148,15 @@ var passHeaders = []string{"Content-Type", "Accept", "X-Amzn-Bedrock-Accept", "X
 	"X-Amzn-Bedrock-PerformanceConfig-Latency", "X-Amzn-Bedrock-Service-Tier"}
 
 // Do sends r. A 2xx answer is returned with its body unread: the caller must close it. Any other answer is
-// read and returned as *Error with a nil response. An ExpiredTokenException drops the cached credentials
-// and retries once. Only credentials obtained before this request are dropped (credcache.Cache's
+// read and returned as *Error with a nil response. An ExpiredTokenException, UnrecognizedClientException or
+// InvalidSignatureException (Bedrock no longer knowing the session: expired, or an endpoint that forgot it)
+// drops the cached credentials and retries once with freshly assumed ones before anything is concluded. Only credentials obtained before this request are dropped (credcache.Cache's
 // InvalidateIfOlder), so a burst of requests refused together causes one AssumeRole, not one each.
 func (c *Client) Do(ctx context.Context, r *Request) (*http.Response, error) {
 	start := c.now()
 	resp, err := c.do(ctx, r)
 	var ue *Error
-	if errors.As(err, &ue) && relay.IsExpired(ue.Code) {
+	if errors.As(err, &ue) && staleCredentials(ue.Code) {
 		switch cache := c.creds.(type) {
 		case interface{ InvalidateIfOlder(time.Time) bool }:
 			cache.InvalidateIfOlder(start)

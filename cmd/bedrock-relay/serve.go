@@ -98,10 +98,12 @@ func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *mainlib.Rel
 		return fmt.Errorf("serve: listen on %s: %w (pick another --addr)", cfg.Server.Addr, err)
 	}
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
-	// No read or write timeout: net/http cancels a request's context when the connection's read deadline
-	// passes, and a stream lasts as long as the model writes. routing.request_timeout bounds each request,
-	// body and stream included, instead.
-	srv := &http.Server{Handler: rl.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+	// ReadTimeout only backs up the handler, which holds each body to server.body_timeout from the request's
+	// arrival (answering 408) and lifts the deadline once the body is in: net/http cancels a request's context
+	// when the connection's read deadline passes, and a stream lasts as long as the model writes. No write
+	// timeout, for the same reason: routing.request_timeout bounds each request, stream included.
+	srv := &http.Server{Handler: rl.Handler, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Duration(cfg.Server.BodyTimeout) + 10*time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	tls := cfg.Server.TLSCertFile != ""
@@ -139,7 +141,9 @@ func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *mainlib.Rel
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// In-flight requests are bounded by the request timeout; give them that long to finish.
+	// /readyz says draining from now on, so that a load balancer stops sending. In-flight requests are bounded
+	// by the request timeout; give them that long to finish.
+	rl.Draining.Store(true)
 	grace := max(time.Duration(cfg.Routing.RequestTimeout)+5*time.Second, 30*time.Second)
 	logger.Info("shutting down: finishing requests in flight", "grace", grace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)

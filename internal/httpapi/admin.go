@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,14 +22,18 @@ type AdminDeps struct {
 	Router *router.Router
 	// ReadyTimeout bounds the credential checks of one /readyz; 0: 10s.
 	ReadyTimeout time.Duration
+	// Draining reports that shutdown has begun (nil: never): /readyz then answers 503 "draining".
+	Draining func() bool
 }
 
 // NewAdminHandler serves the admin port:
 //
 //	GET /metrics  Prometheus metrics
 //	GET /healthz  200 while the process serves
-//	GET /readyz   whether each target's credentials can be obtained (an AssumeRole, or the cached session):
-//	              200 when every target is ready, 200 "degraded" when some are, 503 when none is; JSON per target
+//	GET /readyz   whether the relay can serve: each target's credentials can be obtained (an AssumeRole, or
+//	              the cached session) and it is not taken out of rotation for a model; 200 "ready" when every
+//	              target is, 200 "degraded" when some are but every served model has one, 503 "unavailable"
+//	              (naming the models no target can serve) or "draining" (shutdown has begun); JSON per target
 func NewAdminHandler(d AdminDeps) http.Handler {
 	if d.ReadyTimeout <= 0 {
 		d.ReadyTimeout = 10 * time.Second
@@ -45,8 +50,11 @@ func NewAdminHandler(d AdminDeps) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), d.ReadyTimeout)
 		defer cancel()
 		rep := ready(ctx, d.Router)
+		if d.Draining != nil && d.Draining() {
+			rep.Status, rep.Reason = "draining", "the relay is shutting down"
+		}
 		w.Header().Set("Content-Type", "application/json")
-		if rep.Status == "unavailable" {
+		if rep.Status == "unavailable" || rep.Status == "draining" {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		enc := json.NewEncoder(w)
@@ -57,14 +65,20 @@ func NewAdminHandler(d AdminDeps) http.Handler {
 }
 
 type readyReport struct {
-	Status  string        `json:"status"` // ready, degraded, unavailable
-	Targets []targetReady `json:"targets"`
+	Status string `json:"status"` // ready, degraded, unavailable, draining
+	// Reason says why the relay is not ready.
+	Reason string `json:"reason,omitempty"`
+	// Unserved lists the models no target can serve now.
+	Unserved []string      `json:"unserved,omitempty"`
+	Targets  []targetReady `json:"targets"`
 }
 
 type targetReady struct {
 	Target string `json:"target"`
 	Ready  bool   `json:"ready"`
 	Error  string `json:"error,omitempty"`
+	// Out lists the models the target is taken out of rotation for (a cooldown), with the cause.
+	Out []string `json:"out,omitempty"`
 }
 
 // ready retrieves every target's credentials at once. The caches answer from memory while their session is
@@ -91,19 +105,47 @@ func ready(ctx context.Context, r *router.Router) readyReport {
 		}()
 	}
 	wg.Wait()
+	// A target cooling down for a model cannot serve it now.
+	out := map[string]map[string]bool{} // target → models out
+	for _, st := range r.Limits().Snapshot() {
+		if !st.CooldownUntil.IsZero() {
+			if out[st.Key.Target] == nil {
+				out[st.Key.Target] = map[string]bool{}
+			}
+			out[st.Key.Target][st.Key.Model] = true
+			for i := range rep.Targets {
+				if rep.Targets[i].Target == st.Key.Target {
+					rep.Targets[i].Out = append(rep.Targets[i].Out, st.Key.Model+" ("+st.Cause.String()+")")
+				}
+			}
+		}
+	}
 	n := 0
 	for _, t := range rep.Targets {
-		if t.Ready {
+		if t.Ready && len(t.Out) == 0 {
 			n++
 		}
 	}
+	models, _ := r.Models()
+	for _, m := range models {
+		served := false
+		for i, t := range ts {
+			if _, ok := t.Models[m]; ok && rep.Targets[i].Ready && !out[t.Name][m] {
+				served = true
+			}
+		}
+		if !served {
+			rep.Unserved = append(rep.Unserved, m)
+		}
+	}
 	switch {
+	case len(rep.Unserved) > 0:
+		rep.Status = "unavailable"
+		rep.Reason = "no target can serve " + strings.Join(rep.Unserved, ", ") + " now"
 	case n == len(rep.Targets) && n > 0:
 		rep.Status = "ready"
-	case n > 0:
-		rep.Status = "degraded"
 	default:
-		rep.Status = "unavailable"
+		rep.Status = "degraded"
 	}
 	return rep
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,7 +60,7 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 		return err
 	}
 	x.key = caller.Name
-	body, err := h.readBody(w, r)
+	body, err := h.readBody(w, r, x)
 	if err != nil {
 		return err
 	}
@@ -106,34 +108,83 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 	return nil
 }
 
-// readBody reads the body up to the limit, refusing a larger one before reading it when it says its length.
-// Both APIs read their bodies here; a refusal is a *bodyError, which each API's adapter words.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads the body up to the limit, refusing a larger one before reading it when it says its length,
+// within Options.BodyTimeout of the request's arrival, and within the cap on bodies held at once. A body of
+// known length is read into one buffer of that size: one copy. Both APIs read their bodies here; a refusal is
+// a *bodyError, which each API's adapter words.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, error) {
 	max := h.deps.Options.MaxBodyBytes
 	if r.ContentLength > max {
 		return nil, &bodyError{tooLarge: true, max: max}
 	}
-	if d := h.deps.Options.RequestTimeout; d > 0 {
-		// A caller trickling its body in is held to the request timeout too. The deadline is lifted once the
-		// body is in: net/http would cancel the request if it passed during a stream. (A writer without
-		// deadlines, such as the Lambda URL's, has no slow callers to fear.)
-		rc := http.NewResponseController(w)
-		if rc.SetReadDeadline(h.now().Add(d)) == nil {
-			defer rc.SetReadDeadline(time.Time{})
-		}
+	if r.ContentLength > 0 && !h.holdBody(x, r.ContentLength) {
+		return nil, &bodyError{busy: true}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	// A caller trickling its body in is held to the body timeout, counted from the request's arrival. The
+	// deadline is lifted once the body is in: net/http would cancel the request if it passed during a
+	// stream. (A writer without deadlines, such as the Lambda URL's, has no slow callers to fear.)
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(x.start.Add(h.deps.Options.BodyTimeout)) == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 {
+		body = make([]byte, n)
+		_, err = io.ReadFull(r.Body, body)
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = fmt.Errorf("the body ended after fewer bytes than its Content-Length: %w", err)
+		}
+	} else {
+		body, err = io.ReadAll(&heldReader{r: http.MaxBytesReader(w, r.Body, max), h: h, x: x})
+	}
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var ne net.Error
+	switch {
+	case err == nil:
+		x.bodyRead = true
+		return body, nil
+	case errors.As(err, &mbe):
 		return nil, &bodyError{tooLarge: true, max: max}
+	case errors.Is(err, errBodiesFull):
+		return nil, &bodyError{busy: true}
+	case errors.As(err, &ne) && ne.Timeout():
+		return nil, &bodyError{late: true, timeout: h.deps.Options.BodyTimeout}
+	case r.Context().Err() != nil:
+		return nil, r.Context().Err()
 	}
-	if err != nil {
-		if r.Context().Err() != nil {
-			return nil, r.Context().Err()
-		}
-		return nil, &bodyError{max: max, err: err}
+	return nil, &bodyError{max: max, err: err}
+}
+
+// holdBody counts n more bytes of bodies held, unless that goes over the cap.
+func (h *Handler) holdBody(x *exchange, n int64) bool {
+	limit := h.deps.Options.MaxBodyBytesInFlight
+	if limit < 0 {
+		return true
 	}
-	return body, nil
+	if h.bodyBytes.Add(n) > limit {
+		h.bodyBytes.Add(-n)
+		return false
+	}
+	x.heldBody += n
+	return true
+}
+
+var errBodiesFull = errors.New("request bodies in flight at their cap")
+
+// heldReader counts a body of unknown length against the cap as it arrives.
+type heldReader struct {
+	r io.Reader
+	h *Handler
+	x *exchange
+}
+
+func (hr *heldReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	if n > 0 && !hr.h.holdBody(hr.x, int64(n)) {
+		return n, errBodiesFull
+	}
+	return n, err
 }
 
 // checkJSON refuses a body that is not JSON where Bedrock needs JSON: always for Converse and CountTokens,

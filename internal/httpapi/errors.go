@@ -34,6 +34,22 @@ type Error struct {
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 func (e *Error) Unwrap() error { return e.cause }
 
+// lastCause words the last upstream failure for a client: its AWS code and message when Bedrock answered,
+// else the attempts' codes. It never carries a Go error's text, which can name upstream addresses.
+func lastCause(last error, attempts []router.Attempt) string {
+	var ue *upstream.Error
+	if errors.As(last, &ue) {
+		if ue.Message != "" {
+			return " (last: " + ue.Code + ": " + ue.Message + ")"
+		}
+		return " (last: " + ue.Code + ")"
+	}
+	if len(attempts) > 0 {
+		return " (" + router.Summary(attempts) + ")"
+	}
+	return ""
+}
+
 // codeStatus is the status Bedrock answers code with, for errors that arrive without one (an exception frame
 // as a stream's first event, inside an HTTP 200): the one table's (relay.LookupCode).
 func codeStatus(code string) int { return relay.LookupCode(code, 0).Status }
@@ -60,10 +76,19 @@ func AsError(err error) *Error {
 	}
 	var be *bodyError
 	if errors.As(err, &be) {
-		if be.tooLarge {
+		switch {
+		case be.tooLarge:
 			return validationError("1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", be.max)
+		case be.late:
+			return &Error{Status: http.StatusRequestTimeout, Code: "RequestTimeoutException", cause: err,
+				Header:  http.Header{"Connection": {"close"}},
+				Message: fmt.Sprintf("The request body did not arrive within %s of the request; send it faster, or raise the relay's server.body_timeout.", be.timeout)}
+		case be.busy:
+			return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailableException", cause: err,
+				Header:  http.Header{"Retry-After": {bodyRetryAfter}, "Connection": {"close"}},
+				Message: "The relay is holding as many request bodies as it may (server.max_body_bytes_in_flight); retry shortly."}
 		}
-		return validationError("The request body could not be read: %v", be.err)
+		return validationError("The request body could not be read.")
 	}
 	var ce *router.CallerError
 	if errors.As(err, &ce) {
@@ -84,6 +109,14 @@ func AsError(err error) *Error {
 		if secs < 1 {
 			secs = 1
 		}
+		if ex.Faults {
+			// The targets are backing off after upstream faults, not budgets or throttles: say so, with the
+			// last cause, rather than claim a throttle.
+			return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailableException", Attempts: ex.Attempts, cause: err,
+				Header: http.Header{"Retry-After": {strconv.Itoa(secs)}},
+				Message: fmt.Sprintf("Every target for %s is backing off after upstream failures%s; retry after %ds.",
+					ex.Model, lastCause(ex.Last, ex.Attempts), secs)}
+		}
 		return &Error{Status: http.StatusTooManyRequests, Code: "ThrottlingException", Attempts: ex.Attempts, cause: err,
 			Header:  http.Header{"Retry-After": {strconv.Itoa(secs)}},
 			Message: fmt.Sprintf("Too many requests, please wait before trying again. Every target for %s is at its limit; retry after %ds.", ex.Model, secs)}
@@ -100,8 +133,9 @@ func AsError(err error) *Error {
 		if errors.Is(fe.Cause, context.Canceled) {
 			return &Error{Status: statusClientClosed, Code: "ClientClosedRequest", Message: "The caller went away.", Attempts: fe.Attempts, cause: err}
 		}
+		// The cause (a Go error) names the upstream's URL and address: it goes to the log, not the caller.
 		return &Error{Status: http.StatusBadGateway, Code: "ServiceUnavailableException", Attempts: fe.Attempts, cause: err,
-			Message: "The relay could not reach Bedrock through any target (" + router.Summary(fe.Attempts) + "): " + fe.Cause.Error()}
+			Message: "The relay could not reach Bedrock through any target (" + router.Summary(fe.Attempts) + ")."}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailableException", cause: err,
@@ -170,17 +204,28 @@ func writeBedrockError(w http.ResponseWriter, e *Error) {
 
 // bodyError is a request body the relay would not or could not read; each API's adapter words it.
 type bodyError struct {
-	tooLarge bool
+	tooLarge bool          // over Options.MaxBodyBytes
+	late     bool          // not in within Options.BodyTimeout
+	busy     bool          // over Options.MaxBodyBytesInFlight
+	timeout  time.Duration // the body timeout, for late
 	max      int64
 	err      error
 }
 
 func (e *bodyError) Error() string {
-	if e.tooLarge {
+	switch {
+	case e.tooLarge:
 		return fmt.Sprintf("request body larger than %d bytes", e.max)
+	case e.late:
+		return fmt.Sprintf("request body not received within %s", e.timeout)
+	case e.busy:
+		return "request bodies in flight at the relay's cap"
 	}
 	return "read request body: " + e.err.Error()
 }
+
+// bodyRetryAfter is the Retry-After of a body refused because too many are held: they are short-lived.
+const bodyRetryAfter = "1"
 
 func (e *bodyError) Unwrap() error { return e.err }
 
@@ -214,9 +259,16 @@ func openAIError(err error) *openai.Error {
 	case errors.As(err, &oe):
 		return oe
 	case errors.As(err, &be):
-		if be.tooLarge {
+		switch {
+		case be.tooLarge:
 			return &openai.Error{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest, Code: "request_too_large",
 				Message: "The request body is larger than the relay's limit of " + strconv.FormatInt(be.max, 10) + " bytes."}
+		case be.late:
+			return &openai.Error{Status: http.StatusRequestTimeout, Type: openai.TypeInvalidRequest, Code: "request_timeout",
+				Message: fmt.Sprintf("The request body did not arrive within %s of the request.", be.timeout)}
+		case be.busy:
+			return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeAPI, Code: "server_busy", RetryAfter: time.Second,
+				Message: "The relay is holding as many request bodies as it may; retry shortly."}
 		}
 		return openai.Invalid("", "invalid_body", "The request body could not be read.")
 	case errors.As(err, &ce):
@@ -225,6 +277,11 @@ func openAIError(err error) *openai.Error {
 		if ex.Setup {
 			return &openai.Error{Status: http.StatusBadGateway, Type: openai.TypeAPI, Code: "upstream_setup_error",
 				Message: "Every Bedrock account serving this model refused the relay." + openai.SetupHint}
+		}
+		if ex.Faults {
+			return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeAPI, Code: "upstream_unavailable", RetryAfter: max(ex.RetryAfter, time.Second),
+				Message: fmt.Sprintf("Every Bedrock account serving this model is backing off after upstream failures%s; retry after %s.",
+					lastCause(ex.Last, ex.Attempts), max(ex.RetryAfter, time.Second).Round(time.Second))}
 		}
 		return &openai.Error{Status: http.StatusTooManyRequests, Type: openai.TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: ex.RetryAfter,
 			Message: fmt.Sprintf("Every Bedrock account serving this model is at its limit; retry after %s.", ex.RetryAfter.Round(time.Second))}

@@ -7,15 +7,27 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/router"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
 
-// DefaultMaxBodyBytes is Bedrock Runtime's own limit on a request body.
-const DefaultMaxBodyBytes = 25_000_000
+// Defaults of Options.
+const (
+	// DefaultMaxBodyBytes is Bedrock Runtime's own limit on a request body.
+	DefaultMaxBodyBytes = 25_000_000
+	// DefaultBodyTimeout is how long a body may take to arrive.
+	DefaultBodyTimeout = time.Minute
+	// DefaultMaxBodyBytesInFlight caps the bodies held in memory at once: ten of Bedrock's largest.
+	DefaultMaxBodyBytesInFlight = 256 << 20
+)
+
+// maxLogField bounds a caller-supplied string (a model id) in the access log.
+const maxLogField = 256
 
 // Deps is what the handler is built from.
 type Deps struct {
@@ -38,6 +50,12 @@ type Options struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body; 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyTimeout is how long a caller has, from the moment its request reaches the handler, to send the
+	// whole body; a late one is answered 408 and the connection closed. 0: DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// MaxBodyBytesInFlight caps the bytes of request bodies held at once; a request that would go over it
+	// is answered 503 with Retry-After. 0: DefaultMaxBodyBytesInFlight; negative: no cap.
+	MaxBodyBytesInFlight int64
 	// Clock is for tests; nil is time.Now.
 	Clock func() time.Time
 }
@@ -48,6 +66,8 @@ type Handler struct {
 	auth *Authenticator
 	mux  *http.ServeMux
 	now  func() time.Time
+	// bodyBytes is the bytes of request bodies held now, against Options.MaxBodyBytesInFlight.
+	bodyBytes atomic.Int64
 }
 
 // NewHandler builds the relay's API handler: the Bedrock Runtime wire API and, under /v1/, the
@@ -61,6 +81,12 @@ func NewHandler(d Deps) *Handler {
 	}
 	if d.Options.MaxBodyBytes <= 0 {
 		d.Options.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if d.Options.BodyTimeout <= 0 {
+		d.Options.BodyTimeout = DefaultBodyTimeout
+	}
+	if d.Options.MaxBodyBytesInFlight == 0 {
+		d.Options.MaxBodyBytesInFlight = DefaultMaxBodyBytesInFlight
 	}
 	auth := NewAuthenticator(d.Auth, d.Router.Resolve, d.Logger)
 	h := &Handler{deps: d, auth: auth, mux: http.NewServeMux(), now: d.Options.Clock}
@@ -79,12 +105,15 @@ func (h *Handler) Authenticate(r *http.Request) (*Caller, error) { return h.auth
 
 // exchange is what one request did, filled in by its handler, for the access log and metrics.
 type exchange struct {
-	api       string // "bedrock", "openai"
-	op        string // invoke, converse-stream, ...
-	asked     string // the model as the caller named it
-	model     string // its foundation-model id, once resolved
-	key       string // the caller's key name
-	target    string // the target that answered (or last failed)
+	start     time.Time // when the handler got the request: the body's deadline runs from here
+	bodyRead  bool      // the whole body was read (the connection can be kept)
+	heldBody  int64     // bytes counted against Options.MaxBodyBytesInFlight, given back at the end
+	api       string    // "bedrock", "openai"
+	op        string    // invoke, converse-stream, ...
+	asked     string    // the model as the caller named it
+	model     string    // its foundation-model id, once resolved
+	key       string    // the caller's key name
+	target    string    // the target that answered (or last failed)
 	attempts  int
 	status    int
 	code      string // the AWS error code ("" on success)
@@ -112,7 +141,8 @@ func (h *Handler) serve(api string, shape errorShape, f apiFunc) http.Handler {
 		done := h.deps.Metrics.begin()
 		defer done()
 		rw := &responseWriter{ResponseWriter: w, start: start, now: h.now}
-		x := &exchange{api: api}
+		x := &exchange{api: api, start: start}
+		defer func() { h.bodyBytes.Add(-x.heldBody) }()
 		var err error
 		func() {
 			defer func() {
@@ -136,6 +166,11 @@ func (h *Handler) serve(api string, shape errorShape, f apiFunc) http.Handler {
 			}
 			x.code = a.code
 			if !rw.wrote {
+				if !x.bodyRead && r.ContentLength != 0 {
+					// Answer at once and close, rather than let net/http drain a body that may never come
+					// (a keyless caller stalling its upload would otherwise hold the connection).
+					rw.Header().Set("Connection", "close")
+				}
 				a.write(rw)
 			}
 			if a.status == statusClientClosed {
@@ -163,6 +198,7 @@ func (h *Handler) logAccess(r *http.Request, x *exchange) {
 	if model == "" {
 		model = x.asked
 	}
+	model = cut(model, maxLogField)
 	h.deps.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("method", r.Method),
 		slog.String("api", x.api),
@@ -232,4 +268,16 @@ func newRequestID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// cut shortens s to at most n bytes on a rune boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

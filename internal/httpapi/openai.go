@@ -81,7 +81,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, x *exc
 	if err != nil {
 		return err
 	}
-	body, err := h.readBody(w, r)
+	body, err := h.readBody(w, r, x)
 	if err != nil {
 		return err
 	}

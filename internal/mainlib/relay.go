@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,8 @@ type Relay struct {
 	Admin    http.Handler
 	Router   *router.Router
 	Registry *prometheus.Registry
+	// Draining is set when shutdown begins: /readyz then says not ready, so a load balancer stops sending.
+	Draining atomic.Bool
 }
 
 // BuildOptions tune Build.
@@ -61,8 +64,11 @@ func Build(ctx context.Context, cfg *config.Config, base aws.Config, o BuildOpti
 		return nil, err
 	}
 	h := httpapi.NewHandler(httpapi.Deps{Router: r, Auth: cfg.Auth, Logger: o.Logger, AccessLog: o.AccessLog, Metrics: m,
-		Options: httpapi.Options{RequestTimeout: time.Duration(cfg.Routing.RequestTimeout)}})
-	return &Relay{Handler: h, Admin: httpapi.NewAdminHandler(httpapi.AdminDeps{Gatherer: reg, Router: r}), Router: r, Registry: reg}, nil
+		Options: httpapi.Options{RequestTimeout: time.Duration(cfg.Routing.RequestTimeout),
+			BodyTimeout: time.Duration(cfg.Server.BodyTimeout), MaxBodyBytesInFlight: cfg.Server.MaxBodyBytesInFlight}})
+	rl := &Relay{Handler: h, Router: r, Registry: reg}
+	rl.Admin = httpapi.NewAdminHandler(httpapi.AdminDeps{Gatherer: reg, Router: r, Draining: rl.Draining.Load})
+	return rl, nil
 }
 
 // LoadAWSConfig loads the relay's source credentials (awsenv.Load: the environment's keys, or the SDK default

@@ -48,6 +48,12 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.WaitForCapacity = time.Duration(cfg.Routing.WaitForCapacity)
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = cfg.Routing.MaxAttempts
+	}
+	if o.StreamIdleTimeout == 0 {
+		o.StreamIdleTimeout = time.Duration(cfg.Routing.StreamIdleTimeout)
+	}
 	endpoint := aws.ToString(base.BaseEndpoint)
 	var targets []*router.Member
 	for _, tc := range cfg.Targets {
