@@ -1,12 +1,16 @@
 package setup
 
 import (
+	"bytes"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -139,19 +143,32 @@ func TestTerraformParses(t *testing.T) {
 	}
 }
 
-func TestHCLStringEscapesTemplates(t *testing.T) {
-	src := []byte("x = " + hclString(`arn:aws:s3:::b/${aws:username}/%{x} "q" \`) + "\n")
-	f, diags := hclparse.NewParser().ParseHCL(src, "x.tf")
+// TestJSONEncodeEscapesTemplates: a policy string holding HCL template sequences (IAM policy variables such as
+// ${aws:username}), quotes or backslashes reaches the policy unchanged.
+func TestJSONEncodeEscapesTemplates(t *testing.T) {
+	const resource = `arn:aws:s3:::b/${aws:username}/%{x} "q" \`
+	want := &iampolicy.Document{Version: iampolicy.Version2012, Statement: []iampolicy.Statement{{
+		Effect: iampolicy.EffectAllow, Action: iampolicy.StringList{"s3:GetObject"}, Resource: iampolicy.StringList{resource},
+	}}}
+	f := hclwrite.NewEmptyFile()
+	f.Body().SetAttributeRaw("x", jsonencode(want))
+	src := hclwrite.Format(f.Bytes())
+	parsed, diags := hclparse.NewParser().ParseHCL(src, "x.tf")
 	if diags.HasErrors() {
-		t.Fatal(diags)
+		t.Fatalf("%v\n%s", diags, src)
 	}
-	attrs, _ := f.Body.JustAttributes()
-	v, d := attrs["x"].Expr.Value(nil)
+	attrs, _ := parsed.Body.JustAttributes()
+	ctx := &hcl.EvalContext{Functions: map[string]function.Function{"jsonencode": stdlib.JSONEncodeFunc}}
+	v, d := attrs["x"].Expr.Value(ctx)
 	if d.HasErrors() {
 		t.Fatal(d)
 	}
-	if got, want := v.AsString(), `arn:aws:s3:::b/${aws:username}/%{x} "q" \`; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	got, err := iampolicy.Parse([]byte(v.AsString()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, v.AsString())
+	}
+	if g := got.Statement[0].Resource[0]; g != resource {
+		t.Errorf("got %q, want %q\n%s", g, resource, src)
 	}
 }
 
@@ -163,4 +180,80 @@ func traversal(tr hcl.Traversal) string {
 		}
 	}
 	return out
+}
+
+// TestTerraformCanonical: the output is what `terraform fmt` (hclwrite.Format) makes of it, byte for byte, so a
+// repository that checks formatting accepts it as written, and it parses without a single diagnostic.
+func TestTerraformCanonical(t *testing.T) {
+	pathsAndIDs := Options{
+		CallerRoleARN:    "arn:aws:iam::111111111111:role/svc/relay-role",
+		Stream:           true,
+		ProfileCondition: true,
+		Targets: []Grant{
+			{RoleARN: "arn:aws:iam::444444444444:role/team/Bedrock-Access.Role", ExternalID: "ext-${x}", Region: "us-east-1",
+				Models: []string{"us.anthropic.claude-sonnet-4-5-20250929-v1:0"}, SessionDuration: 4 * time.Hour},
+			// The caller's own account as a Bedrock account: one provider and one deploy_role variable for it.
+			{RoleARN: "arn:aws:iam::111111111111:role/BedrockLocal", Region: seedRegion, Models: []string{seedProfile}},
+			{RoleARN: seedTarget, Region: "ap-northeast-3", Models: []string{seedProfile, "global.anthropic.claude-haiku-4-5-20251001-v1:0"}},
+		},
+	}
+	plans := []struct {
+		name string
+		opts Options
+	}{
+		{"three accounts", twoAccounts()},
+		{"paths, external id, caller account holds a role", pathsAndIDs},
+	}
+	templates := []struct {
+		name string
+		opts TemplateOptions
+	}{
+		{"default", TemplateOptions{}},
+		{"function url", TemplateOptions{FunctionURL: true}},
+		{"no function", TemplateOptions{NoFunction: true}},
+		{"x86_64 named", TemplateOptions{Arch: "x86_64", FunctionName: "relay-x"}},
+	}
+	for _, pl := range plans {
+		p, err := New(pl.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", pl.name, err)
+		}
+		for _, tpl := range templates {
+			t.Run(pl.name+"/"+tpl.name, func(t *testing.T) {
+				out, err := Terraform(p, tpl.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(string(hclwrite.Format(out)), string(out)); diff != "" {
+					t.Errorf("output is not canonical (-hclwrite.Format +got):\n%s", diff)
+				}
+				if !bytes.HasSuffix(out, []byte("}\n")) || bytes.HasSuffix(out, []byte("\n\n")) {
+					t.Errorf("output ends %q, want one newline after the last block", out[max(0, len(out)-10):])
+				}
+				f, diags := hclparse.NewParser().ParseHCL(out, "main.tf")
+				if len(diags) != 0 {
+					t.Fatalf("parse: got %v, want no diagnostics\n%s", diags, out)
+				}
+				var lambda, providers int
+				for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+					switch {
+					case b.Type == "resource" && b.Labels[0] == "aws_lambda_function":
+						lambda++
+					case b.Type == "provider":
+						providers++
+					}
+				}
+				wantLambda := 1
+				if tpl.opts.NoFunction {
+					wantLambda = 0
+				}
+				if lambda != wantLambda {
+					t.Errorf("got %d aws_lambda_function resources, want %d", lambda, wantLambda)
+				}
+				if want := len(slices.Compact(slices.Sorted(slices.Values(append(p.Accounts(), p.Caller.Account))))); providers != want {
+					t.Errorf("got %d providers, want %d (one per account)", providers, want)
+				}
+			})
+		}
+	}
 }
