@@ -14,19 +14,20 @@ func init() {
 	register(command{name: "check", synopsis: "check a cross-account setup step by step and diagnose what fails", run: runCheck})
 }
 
-const checkSynopsis = "check [--config relay.yaml | --role-arn ARN --model ID --region R [--external-id X]] [--skip-invoke] [--invocations N] [--json]"
+const checkSynopsis = "check [--config relay.yaml | --role-arn ARN [--model ID] [--region R] [--external-id X]] [--skip-invoke] [--invocations N] [--json]"
 
 func runCheck(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "check", checkSynopsis)
 	cfgPath := fs.String("config", "", "relay config: check every target and model in it")
 	roleARN := fs.String("role-arn", e.getenv("TARGET_ROLE_ARN"), "the Bedrock account role to assume (default $TARGET_ROLE_ARN)")
-	model := fs.String("model", e.getenv("MODEL_ID"), "the model or inference profile id to call (default $MODEL_ID)")
-	region := fs.String("region", e.getenv("BEDROCK_REGION"), "the Bedrock region (default $BEDROCK_REGION)")
+	// The same defaults as invoke: check the call invoke would make.
+	model := fs.String("model", envOr(e, "MODEL_ID", defaultModel), "the model or inference profile id to call (default $MODEL_ID, else the seed's)")
+	region := fs.String("region", envOr(e, "BEDROCK_REGION", defaultRegion), "the Bedrock region (default $BEDROCK_REGION, else ap-northeast-1)")
 	externalID := fs.String("external-id", e.getenv("EXTERNAL_ID"), "the external id to pass to AssumeRole (default $EXTERNAL_ID)")
 	skipInvoke := fs.Bool("skip-invoke", false, "do not invoke the model (model access and the model's IAM are then not checked)")
 	invocations := fs.Int("invocations", 0, "calls per model (default: one per destination region of the profile)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
 
@@ -48,14 +49,12 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		}
 		endpoint, srcRegion = cfg.Source.Endpoint, cfg.Source.Region
 	} else {
-		var missing []string
-		for _, f := range []struct{ v, flag, env string }{{*roleARN, "--role-arn", "TARGET_ROLE_ARN"}, {*model, "--model", "MODEL_ID"}, {*region, "--region", "BEDROCK_REGION"}} {
-			if f.v == "" {
-				missing = append(missing, f.flag+" (or $"+f.env+")")
-			}
+		if *roleARN == "" {
+			fmt.Fprintf(e.stderr, "bedrock-relay check: pass --config, or --role-arn (or $TARGET_ROLE_ARN)\n\nusage: bedrock-relay %s\n", checkSynopsis)
+			return errUsage
 		}
-		if len(missing) > 0 {
-			fmt.Fprintf(e.stderr, "bedrock-relay check: pass --config, or %v\n\nusage: bedrock-relay %s\n", missing, checkSynopsis)
+		if *model == "" || *region == "" {
+			fmt.Fprintf(e.stderr, "bedrock-relay check: --model and --region cannot be empty\n\nusage: bedrock-relay %s\n", checkSynopsis)
 			return errUsage
 		}
 		name := *region

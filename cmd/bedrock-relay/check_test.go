@@ -54,6 +54,16 @@ func TestCheckCommand(t *testing.T) {
 			}
 		}
 	})
+	t.Run("role alone, invoke's model and region", func(t *testing.T) {
+		_, env := sandboxEnv(t)
+		out, stderr, err := runSetupCmd(t, env, "check", "--role-arn", seedTargetARN)
+		if err != nil {
+			t.Fatalf("%v\n%s%s", err, out, stderr)
+		}
+		if want := "222222222222-" + defaultRegion + "  " + defaultModel; !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	})
 	t.Run("flags, missing region in the permission policy", func(t *testing.T) {
 		sb, env := sandboxEnv(t)
 		if err := sb.SetRolePolicy(seedTargetARN, "BedrockInvoke", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":[

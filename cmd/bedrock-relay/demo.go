@@ -34,12 +34,12 @@ const demoPrompt = "クロスアカウントでのBedrock呼び出しテスト�
 
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "demo", "demo [--burst N]")
-	burst := fs.Int("burst", 60, "requests in the pooled burst")
-	if err := fs.parse(args); err != nil {
+	burst := fs.Int("burst", 60, "requests in the pooled burst (1 to 1000)")
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
 	if *burst < 1 || *burst > 1000 {
-		return fmt.Errorf("--burst %d: between 1 and 1000", *burst)
+		return usagef("demo: --burst %d: want 1 to 1000", *burst)
 	}
 	sb, err := sandbox.New(sandbox.DefaultScenario())
 	if err != nil {

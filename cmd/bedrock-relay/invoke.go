@@ -20,8 +20,9 @@ func init() {
 const (
 	invokeSynopsis = `invoke [--role-arn ARN] [--model ID] [--region R] [--external-id X] [--max-tokens N] [--system S] "prompt" (or - / nothing to read stdin)`
 
-	defaultInvokeModel  = "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"
-	defaultInvokeRegion = "ap-northeast-1"
+	// The seed's model and region: what invoke calls, and check checks, when no flag or variable names one.
+	defaultModel  = "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"
+	defaultRegion = "ap-northeast-1"
 )
 
 // runInvoke is the seed's flow from a workstation: source credentials from the default chain (so
@@ -30,8 +31,8 @@ const (
 func runInvoke(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "invoke", invokeSynopsis)
 	roleARN := fs.String("role-arn", e.getenv("TARGET_ROLE_ARN"), "the Bedrock account's role to assume (default $TARGET_ROLE_ARN)")
-	model := fs.String("model", envOr(e, "MODEL_ID", defaultInvokeModel), "model or inference profile id or ARN (default $MODEL_ID, else the seed's)")
-	region := fs.String("region", envOr(e, "BEDROCK_REGION", defaultInvokeRegion), "region to call Bedrock in (default $BEDROCK_REGION, else ap-northeast-1)")
+	model := fs.String("model", envOr(e, "MODEL_ID", defaultModel), "model or inference profile id or ARN (default $MODEL_ID, else the seed's)")
+	region := fs.String("region", envOr(e, "BEDROCK_REGION", defaultRegion), "region to call Bedrock in (default $BEDROCK_REGION, else ap-northeast-1)")
 	externalID := fs.String("external-id", e.getenv("EXTERNAL_ID"), "external id the role's trust policy asks for (default $EXTERNAL_ID)")
 	sessionName := fs.String("session-name", "bedrock-relay-invoke", "role session name, shown in the target account's CloudTrail")
 	maxTokens := fs.Int("max-tokens", 1000, "most tokens to generate")
@@ -46,6 +47,10 @@ func runInvoke(ctx context.Context, e *env, args []string) error {
 	if *maxTokens < 1 {
 		fmt.Fprintf(e.stderr, "bedrock-relay invoke: --max-tokens %d: want a positive number\n", *maxTokens)
 		return errUsage
+	}
+	target := relay.Target{RoleARN: *roleARN, Region: *region, ExternalID: *externalID, SessionName: *sessionName}
+	if err := target.WithDefaults().Validate(); err != nil {
+		return usagef("invoke: %w", err) // --role-arn, --region and the rest are all flags
 	}
 	prompt := strings.Join(fs.Args(), " ")
 	if prompt == "" || prompt == "-" {
@@ -64,12 +69,7 @@ func runInvoke(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("load the source AWS configuration: %w", err)
 	}
-	client, err := bedrock.New(src, relay.Target{
-		RoleARN:     *roleARN,
-		Region:      *region,
-		ExternalID:  *externalID,
-		SessionName: *sessionName,
-	}, bedrock.Options{})
+	client, err := bedrock.New(src, target, bedrock.Options{})
 	if err != nil {
 		return err
 	}

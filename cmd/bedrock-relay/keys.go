@@ -17,15 +17,25 @@ func init() {
 
 var keyNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
+const keysSynopsis = "keys new NAME [--models '*' | --models id,alias,...]"
+
 func runKeys(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "keys new", keysSynopsis)
+	models := fs.String("models", "*", "comma-separated models the key may call: foundation-model ids, aliases, or *")
 	if len(args) == 0 || args[0] != "new" {
-		fmt.Fprintln(e.stderr, "usage: bedrock-relay keys new NAME [--models '*' | --models id,alias,...]")
+		if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+			// keys -h prints the flags of keys new, its one subcommand; a bad flag is reported by the flag package.
+			if err := fs.parse(args); err != nil {
+				return err
+			}
+		} else if len(args) > 0 {
+			fmt.Fprintf(e.stderr, "bedrock-relay keys: unknown subcommand %q\n", args[0])
+		}
+		fmt.Fprintf(e.stderr, "usage: bedrock-relay %s\n", keysSynopsis)
 		return errUsage
 	}
 	args = args[1:]
-	fs := newFlags(e, "keys new", "keys new NAME [--models '*' | --models id,alias,...]")
-	models := fs.String("models", "*", "comma-separated models the key may call: foundation-model ids, aliases, or *")
-	// NAME may come before the flags.
+	// NAME may come before the flags or after them.
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -35,6 +45,12 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	}
 	if name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)
+		if err := fs.parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
 	}
 	if !keyNameRe.MatchString(name) {
 		fmt.Fprintln(e.stderr, "bedrock-relay keys new: NAME is required: 1-64 letters, digits and ._@- (it names the caller in logs and errors)")

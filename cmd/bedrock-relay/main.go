@@ -41,12 +41,24 @@ var commands = map[string]command{}
 
 func register(c command) { commands[c.name] = c }
 
-// errUsage marks a usage error: the message has been printed, exit code 2.
+// errUsage marks a usage error, exit code 2. Returned bare, the command has printed the message; wrapped in a
+// usageError (usagef), exitCode prints it.
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
+	if len(args) > 1 && args[0] == "help" {
+		// help CMD is CMD -h, so that both print the same usage and flags.
+		if len(args) > 2 {
+			fmt.Fprintf(stderr, "bedrock-relay help: unexpected argument %q\n", args[2])
+			return errUsage
+		}
+		return run(ctx, []string{args[1], "-h"}, getenv, stdin, stdout, stderr)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
 			return errUsage
@@ -77,15 +89,18 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].synopsis)
 	}
-	fmt.Fprintln(w, "\nRun 'bedrock-relay <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'bedrock-relay help <command>' (or 'bedrock-relay <command> -h') for a command's flags.")
 }
 
 func exitCode(err error, stderr io.Writer) int {
+	code := 1
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, new(*usageError)):
+		code = 2 // printed below
 	case errors.Is(err, errUsage):
-		return 2
+		return 2 // the command has printed what was wrong
 	case errors.Is(err, context.Canceled):
 		return 130
 	}
@@ -94,8 +109,18 @@ func exitCode(err error, stderr io.Writer) int {
 		msg += "\n"
 	}
 	fmt.Fprint(stderr, "bedrock-relay: "+msg)
-	return 1
+	return code
 }
+
+// usageError is a usage error that carries its message instead of having printed it: a flag's value that
+// the command cannot use. exitCode prints it and exits 2, as for any usage error.
+type usageError struct{ err error }
+
+func (u *usageError) Error() string   { return u.err.Error() }
+func (u *usageError) Unwrap() []error { return []error{errUsage, u.err} }
+
+// usagef makes a usageError; %w keeps the cause for errors.Is.
+func usagef(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
 
 // newFlags makes a subcommand's flag set; errors and -h output go to the command's stderr.
 func newFlags(e *env, name, synopsis string) *flagSet {
@@ -116,6 +141,24 @@ func (fs *flagSet) parse(args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
+		return errUsage
+	}
+	return nil
+}
+
+// parseNoArgs parses args, which must all be flags: a command that takes no arguments says so about the
+// first one instead of ignoring it.
+func (fs *flagSet) parseNoArgs(args []string) error {
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	return fs.noArgs()
+}
+
+// noArgs is a usage error naming the first argument left after the flags, if any.
+func (fs *flagSet) noArgs() error {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return errUsage
 	}
 	return nil

@@ -35,12 +35,17 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 		return errUsage
 	}
 	fs := newFlags(e, "policy", policySynopsis)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: bedrock-relay %s\n\nWith --config:\n", policySynopsis)
+		fs.PrintDefaults()
+		fmt.Fprintln(e.stderr, "\nRun 'bedrock-relay policy trust -h' (permissions, caller) for a document's flags.")
+	}
 	cfgPath := fs.String("config", "", "relay config: print every document of every account it uses")
 	caller := fs.String("caller-role-arn", "", "the role the relay or Lambda function runs as (required with --config)")
 	stream := fs.Bool("stream", true, "also allow bedrock:InvokeModelWithResponseStream (the relay streams)")
 	cond := fs.Bool("profile-condition", false, "allow the foundation models only through the inference profile")
 	regions := fs.String("regions", "", "explicit destination regions, comma-separated, for profile prefixes the catalogue does not know")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
 	if *cfgPath == "" || *caller == "" {
@@ -63,11 +68,15 @@ func runPolicyTrust(e *env, args []string) error {
 	fs := newFlags(e, "policy trust", "policy trust --caller-role-arn ARN [--external-id X]")
 	caller := fs.String("caller-role-arn", "", "the role that assumes the Bedrock account's role (required)")
 	ext := fs.String("external-id", "", "require this sts:ExternalId")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
+	if *caller == "" {
+		fmt.Fprintln(e.stderr, "bedrock-relay policy trust: --caller-role-arn is required")
+		return errUsage
+	}
 	if _, err := relay.RoleAccount(*caller); err != nil {
-		return fmt.Errorf("policy trust: --caller-role-arn: %w", err)
+		return usagef("policy trust: --caller-role-arn: %w", err)
 	}
 	return writeDoc(e, iampolicy.Trust(*caller, *ext))
 }
@@ -80,14 +89,14 @@ func runPolicyPermissions(e *env, args []string) error {
 	stream := fs.Bool("stream", false, "also allow bedrock:InvokeModelWithResponseStream")
 	regions := fs.String("regions", "", "explicit destination regions, comma-separated")
 	cond := fs.Bool("profile-condition", false, "allow the foundation models only through the inference profile")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
 	d, err := iampolicy.Permissions(iampolicy.PermissionOptions{TargetAccount: *acct, Model: *model, Region: *region,
 		Stream: *stream, Regions: splitList(*regions), ProfileCondition: *cond})
 	if err != nil {
 		if errors.Is(err, iampolicy.ErrInvalidOptions) {
-			return fmt.Errorf("policy permissions: %w", err)
+			return usagef("policy permissions: %w", err) // every option is a flag
 		}
 		return err
 	}
@@ -98,7 +107,7 @@ func runPolicyCaller(e *env, args []string) error {
 	fs := newFlags(e, "policy caller", "policy caller --target-role-arn ARN [--target-role-arn ARN ...]")
 	var targets listFlag
 	fs.Var(&targets, "target-role-arn", "a Bedrock account role to assume (repeatable, or comma-separated)")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
 	if len(targets) == 0 {
@@ -107,7 +116,7 @@ func runPolicyCaller(e *env, args []string) error {
 	}
 	for _, t := range targets {
 		if _, err := relay.RoleAccount(t); err != nil {
-			return fmt.Errorf("policy caller: --target-role-arn: %w", err)
+			return usagef("policy caller: --target-role-arn: %w", err)
 		}
 	}
 	return writeDoc(e, iampolicy.Caller(targets...))

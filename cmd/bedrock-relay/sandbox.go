@@ -26,7 +26,7 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	addr := fs.String("addr", defaultSandboxAddr, "address to listen on")
 	cfgPath := fs.String("config", "", "scenario YAML (default: the seed setup with accounts 111111111111, 222222222222, 333333333333)")
 	verbose := fs.Bool("v", false, "log every request")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
 	sc, err := loadScenario(*cfgPath)
@@ -75,7 +75,7 @@ func runSandboxEnv(e *env, args []string) error {
 	fs := newFlags(e, "sandbox env", "sandbox env [--addr 127.0.0.1:4566] [--config sandbox.yaml]")
 	addr := fs.String("addr", defaultSandboxAddr, "address the sandbox listens on")
 	cfgPath := fs.String("config", "", "the scenario YAML the sandbox was started with")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
 	sc, err := loadScenario(*cfgPath)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,16 +19,7 @@ func init() {
 const templateSynopsis = "template cloudformation|terraform --config relay.yaml (--caller-role-arn ARN | --caller-account ID [--caller-role-name NAME]) [--function-url] [--arch arm64|x86_64] [--out DIR]"
 
 func runTemplate(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || (args[0] != "cloudformation" && args[0] != "terraform") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintf(e.stderr, "usage: bedrock-relay %s\n", templateSynopsis)
-			return nil
-		}
-		fmt.Fprintf(e.stderr, "usage: bedrock-relay %s\n", templateSynopsis)
-		return errUsage
-	}
-	kind := args[0]
-	fs := newFlags(e, "template "+kind, templateSynopsis)
+	fs := newFlags(e, "template", templateSynopsis)
 	cfgPath := fs.String("config", "", "relay config whose targets to deploy (required)")
 	callerARN := fs.String("caller-role-arn", "", "the caller's Lambda execution role, as an ARN")
 	callerAcct := fs.String("caller-account", "", "the caller account (12 digits), with --caller-role-name")
@@ -38,7 +30,20 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	noFunction := fs.Bool("no-function", false, "caller side without the Lambda function: the execution role and its policies only")
 	stream := fs.Bool("stream", true, "also allow bedrock:InvokeModelWithResponseStream (the relay streams)")
 	out := fs.String("out", "", "write files into this directory (CloudFormation: one template per account; Terraform: main.tf) instead of stdout")
-	if err := fs.parse(args[1:]); err != nil {
+	if len(args) == 0 || (args[0] != "cloudformation" && args[0] != "terraform") {
+		if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+			// template -h prints the flags (both kinds take the same); a bad flag is reported by the flag package.
+			if err := fs.parse(args); err != nil {
+				return err
+			}
+		} else if len(args) > 0 {
+			fmt.Fprintf(e.stderr, "bedrock-relay template: unknown kind %q\n", args[0])
+		}
+		fmt.Fprintf(e.stderr, "usage: bedrock-relay %s\n", templateSynopsis)
+		return errUsage
+	}
+	kind := args[0]
+	if err := fs.parseNoArgs(args[1:]); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
@@ -70,7 +75,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	if kind == "terraform" {
 		body, err := setup.Terraform(plan, opts)
 		if err != nil {
-			return err
+			return templateOptionsError(err)
 		}
 		if *out == "" {
 			_, err = e.stdout.Write(body)
@@ -80,7 +85,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	}
 	files, err := setup.CloudFormation(plan, opts)
 	if err != nil {
-		return err
+		return templateOptionsError(err)
 	}
 	if *out == "" {
 		for i, f := range files {
@@ -107,6 +112,15 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 			f.Account, filepath.Join(*out, f.Name), f.Stack, params)
 	}
 	return nil
+}
+
+// templateOptionsError makes setup's rejection of the template options (--arch, --function-name) a usage
+// error: by then the config has been read, so it can only be about the flags.
+func templateOptionsError(err error) error {
+	if errors.Is(err, setup.ErrInvalid) {
+		return usagef("template: %w", err)
+	}
+	return err
 }
 
 func writeTemplateFiles(e *env, dir string, files []setup.File) error {
