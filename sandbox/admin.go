@@ -100,6 +100,9 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		s.ExpireSessions(in.RoleARN)
 		ok()
+	case route{"POST", "/forget-sessions"}:
+		s.ForgetSessions()
+		ok()
 	case route{"POST", "/latency"}:
 		var in struct {
 			Model string `json:"model"`
@@ -201,9 +204,9 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
 var adminEndpoints = []string{
 	"GET /_sandbox/stats", "GET /_sandbox/calls", "GET /_sandbox/env", "POST /_sandbox/reset",
 	`POST /_sandbox/quota {"account","region","model","requests_per_minute","tokens_per_minute","tokens_per_day"}`,
-	`POST /_sandbox/faults {"code","message","count","rate","account","region","model","operation","delay_ms","after_events","drop"}`,
+	`POST /_sandbox/faults {"service","code","message","count","rate","account","region","model","operation","delay_ms","after_events","drop","end_early","for_ms"}`,
 	"DELETE /_sandbox/faults",
-	`POST /_sandbox/credential-lifetime {"seconds"}`, `POST /_sandbox/expire-sessions {"role_arn"}`,
+	`POST /_sandbox/credential-lifetime {"seconds"}`, `POST /_sandbox/expire-sessions {"role_arn"}`, "POST /_sandbox/forget-sessions",
 	`POST /_sandbox/latency {"model","first_token_ms","tokens_per_second"}`, `POST /_sandbox/strict {"enabled"}`,
 	`PUT /_sandbox/trust-policy {"role_arn","policy"}`, `PUT /_sandbox/role-policy {"role_arn","name","policy"}`,
 	`POST /_sandbox/model-access {"account","model","enabled"}`, `POST /_sandbox/region {"account","region","enabled"}`,

@@ -128,6 +128,81 @@ func TestExpiredSessions(t *testing.T) {
 	}
 }
 
+// TestForgottenSessions: ForgetSessions and Reset (Go or admin API) make the sessions issued before them
+// unknown keys, as a restart would: Bedrock answers UnrecognizedClientException (403) and STS
+// InvalidClientTokenId, while sessions assumed afterwards and the caller's own session work. ForgetSessions
+// keeps the rest (here a fault); Reset drops it.
+func TestForgottenSessions(t *testing.T) {
+	ctx := context.Background()
+	role := sandbox.TargetRoleARN(sandbox.LargeAccount)
+	admin := func(path string) func(t *testing.T, e *env) {
+		return func(t *testing.T, e *env) {
+			if code, out := adminDo(t, e.url, "POST", path, ""); code != 200 {
+				t.Fatalf("POST %s: got %d %s, want 200", path, code, out)
+			}
+		}
+	}
+	tests := []struct {
+		name       string
+		forget     func(t *testing.T, e *env)
+		keepsFault bool
+	}{
+		{"ForgetSessions", func(t *testing.T, e *env) { e.sb.ForgetSessions() }, true},
+		{"POST /_sandbox/forget-sessions", admin("/_sandbox/forget-sessions"), true},
+		{"Reset", func(t *testing.T, e *env) { must(t, e.sb.Reset()) }, false},
+		{"POST /_sandbox/reset", admin("/_sandbox/reset"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			assume := func() aws.Config {
+				t.Helper()
+				out, err := sts.NewFromConfig(e.cfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("restart")})
+				if err != nil {
+					t.Fatalf("AssumeRole: %v", err)
+				}
+				c := out.Credentials
+				return e.static(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+			}
+			assumed, outOfBand := assume(), e.session(t, role)
+			for _, cfg := range []aws.Config{assumed, outOfBand} {
+				if _, err := invoke(ctx, cfg, sandbox.SeedProfile); err != nil {
+					t.Fatalf("InvokeModel before: %v", err)
+				}
+			}
+			must(t, e.sb.AddFault(sandbox.Fault{Code: "ServiceUnavailableException", Operation: "InvokeModel", Count: 1}))
+			tt.forget(t, e)
+			for name, cfg := range map[string]aws.Config{"AssumeRole session": assumed, "SessionFor session": outOfBand} {
+				_, err := bedrockruntime.NewFromConfig(cfg).Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(sandbox.SeedProfile), Messages: userText("hi")})
+				if got, want := apiCode(err), "UnrecognizedClientException"; got != want {
+					t.Errorf("%s, Bedrock: got %v, want %s", name, err, want)
+				}
+				if got, want := httpStatus(err), 403; got != want {
+					t.Errorf("%s, Bedrock status: got %d, want %d", name, got, want)
+				}
+				if err != nil && !strings.Contains(err.Error(), "The security token included in the request is invalid.") {
+					t.Errorf("%s, Bedrock message %q: want AWS's wording for an unknown key", name, err)
+				}
+				_, err = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+				if got, want := apiCode(err), "InvalidClientTokenId"; got != want {
+					t.Errorf("%s, STS: got %v, want %s", name, err, want)
+				}
+			}
+			fresh := assume() // the caller's session still works
+			_, err := invoke(ctx, fresh, sandbox.SeedProfile)
+			if tt.keepsFault {
+				if apiCode(err) != "ServiceUnavailableException" {
+					t.Errorf("a new session's first call: got %v, want the fault installed before (kept)", err)
+				}
+				_, err = invoke(ctx, fresh, sandbox.SeedProfile)
+			}
+			if err != nil {
+				t.Errorf("a session assumed afterwards: %v", err)
+			}
+		})
+	}
+}
+
 // TestSignatureTimeSkew: a request signed more than 15 minutes away from the server's clock is refused.
 func TestSignatureTimeSkew(t *testing.T) {
 	skew := 20 * time.Minute

@@ -285,15 +285,20 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		return
 	}
 
-	fault := s.takeFault(op.name, p.Account, c.Region, ref.ID, res.Model.ID, op.stream)
+	fault := s.takeFault(faultBedrock, op.name, p.Account, c.Region, ref.ID, res.Model.ID, op.stream)
 	if fault != nil && fault.delay() > 0 {
 		if !sleepCtx(r.Context(), fault.delay()) {
 			return
 		}
 	}
+	if fault != nil && fault.Drop && fault.AfterEvents == 0 {
+		rec.Outcome = "dropped"
+		s.record(rec)
+		dropConnection(w)
+		return
+	}
 	if fault != nil && fault.Code != "" && fault.AfterEvents == 0 {
-		e := newError(bedrockErrorStatus(fault.Code), fault.Code, "%s", fault.message())
-		fail(e)
+		fail(fault.answer())
 		return
 	}
 
@@ -342,11 +347,14 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 	}
 
 	var events []streamEvent
+	var terminal int // how many events at the end make the stream complete
 	if op.name == "InvokeModelWithResponseStream" {
 		events = invokeStreamEvents(res.Model, rep, by, firstByte.Milliseconds(), total.Milliseconds())
+		terminal = 1 // the chunk with amazon-bedrock-invocationMetrics
 		h.Set("X-Amzn-Bedrock-Content-Type", "application/json")
 	} else {
 		events = converseStreamEvents(rep, total.Milliseconds())
+		terminal = 2 // messageStop, metadata
 	}
 	h.Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
@@ -366,9 +374,14 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 			s.record(rec)
 			return
 		}
-		// A stream shorter than AfterEvents is still cut, before its last event, so that a cut stream never
-		// looks complete.
-		if fault != nil && fault.AfterEvents > 0 && i == min(fault.AfterEvents, len(events)-1) {
+		// A stream shorter than AfterEvents is still cut, before its last event (its terminal events when it
+		// ends early), so that a cut stream never looks complete.
+		if fault != nil && fault.EndEarly && i == min(fault.AfterEvents, len(events)-terminal) {
+			rec.Outcome = "ended-early"
+			s.record(rec)
+			return // a clean end of the HTTP response, at a frame boundary
+		}
+		if fault != nil && fault.AfterEvents > 0 && !fault.EndEarly && i == min(fault.AfterEvents, len(events)-1) {
 			rec.Outcome = fault.Code
 			if fault.Drop {
 				rec.Outcome = "dropped"

@@ -26,10 +26,11 @@
 //
 // Tests change the world while it runs, and Reset returns to the scenario:
 //   - SetQuota, SetRegionQuota: an account's requests and tokens per minute and tokens per day for a model.
-//   - FailNext, AddFault, ClearFaults: error codes on the next N matching requests or at a rate, slow
-//     responses, streams cut after N events by an exception frame or a dropped connection (see Fault).
-//   - SetCredentialLifetime, ExpireSessions, SessionFor: short sessions, sessions expired now, a session of
-//     any scenario role.
+//   - FailNext, AddFault, ClearFaults: Bedrock or STS error codes on the next N matching requests or at a
+//     rate, for a while or until cleared; slow responses; connections closed without an answer; streams cut
+//     after N events by an exception frame, a dropped connection or a clean early end (see Fault).
+//   - SetCredentialLifetime, ExpireSessions, ForgetSessions, SessionFor: short sessions, sessions expired
+//     now, sessions forgotten as after a restart (unknown keys), a session of any scenario role.
 //   - SetLatency: a model's time to first token and output pace.
 //   - SetStrict: authorize profile calls against every destination region (see Scenario.Strict).
 //   - SetTrustPolicy, SetRolePolicy, SetSCP, SetModelAccess, SetRegionEnabled: IAM and account setup.
@@ -37,8 +38,8 @@
 //
 // The same knobs are a JSON admin API under /_sandbox/ for black-box tests, benchmarks and other languages:
 // GET /_sandbox lists its endpoints (stats, calls, env, reset, quota, faults, credential-lifetime,
-// expire-sessions, latency, strict, trust-policy, role-policy, model-access, region, scp). It is not
-// authenticated: the sandbox is a local test tool and binds loopback by default.
+// expire-sessions, forget-sessions, latency, strict, trust-policy, role-policy, model-access, region, scp).
+// It is not authenticated: the sandbox is a local test tool and binds loopback by default.
 //
 // # Recorded calls
 //

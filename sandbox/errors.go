@@ -97,6 +97,17 @@ func defaultMessage(code string) string {
 	return "The request failed."
 }
 
+// stsFaultErrors are the STS errors a Fault may inject, with the status and wording STS answers them with
+// (Throttling is a 400 in STS's query protocol, not a 429).
+var stsFaultErrors = map[string]struct {
+	Status  int
+	Message string
+}{
+	"Throttling":         {http.StatusBadRequest, "Rate exceeded"},
+	"ServiceUnavailable": {http.StatusServiceUnavailable, "The request has failed due to a temporary failure of the server."},
+	"InternalFailure":    {http.StatusInternalServerError, "The request processing has failed because of an unknown error, exception or failure."},
+}
+
 func writeBedrockError(w http.ResponseWriter, requestID string, e *awsError) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -1,16 +1,25 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	brtypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 )
@@ -267,4 +276,424 @@ func TestStreamDropOnTheWire(t *testing.T) {
 	if got := calls[len(calls)-1].Outcome; got != "dropped" {
 		t.Errorf("recorded outcome %q, want dropped", got)
 	}
+}
+
+// TestStreamEndsEarly: a stream fault with EndEarly sends AfterEvents events and ends the response cleanly,
+// without the stream's terminal events and without an error, so only a client that checks for them notices.
+func TestStreamEndsEarly(t *testing.T) {
+	ctx := context.Background()
+	// stream runs one stream and counts its events, and whether it carried its terminal events.
+	stream := func(t *testing.T, client *bedrockruntime.Client, op string) (n int, terminal bool, err error) {
+		t.Helper()
+		if op == "ConverseStream" {
+			out, err := client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(sandbox.SeedProfile), Messages: userText("hello")})
+			if err != nil {
+				t.Fatalf("ConverseStream: got %v, want the stream to start (HTTP 200)", err)
+			}
+			defer out.GetStream().Close()
+			for ev := range out.GetStream().Events() {
+				n++
+				switch ev.(type) {
+				case *brtypes.ConverseStreamOutputMemberMessageStop, *brtypes.ConverseStreamOutputMemberMetadata:
+					terminal = true
+				}
+			}
+			return n, terminal, out.GetStream().Err()
+		}
+		out, err := client.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(sandbox.SeedProfile), Body: []byte(seedBody)})
+		if err != nil {
+			t.Fatalf("InvokeModelWithResponseStream: got %v, want the stream to start", err)
+		}
+		defer out.GetStream().Close()
+		for ev := range out.GetStream().Events() {
+			n++
+			if c, ok := ev.(*brtypes.ResponseStreamMemberChunk); ok && bytes.Contains(c.Value.Bytes, []byte("amazon-bedrock-invocationMetrics")) {
+				terminal = true
+			}
+		}
+		return n, terminal, out.GetStream().Err()
+	}
+	tests := []struct {
+		op          string
+		afterEvents int
+		terminal    int // terminal events the stream loses when AfterEvents is past its end
+	}{
+		{"ConverseStream", 2, 2},
+		{"ConverseStream", 10000, 2},
+		{"InvokeModelWithResponseStream", 3, 1},
+		{"InvokeModelWithResponseStream", 10000, 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s after %d", tt.op, tt.afterEvents), func(t *testing.T) {
+			_, client, _ := bedrockEnv(t)
+			full, terminal, err := stream(t, client, tt.op)
+			if err != nil || !terminal {
+				t.Fatalf("unfaulted stream: got err %v, terminal events %v; want a complete stream", err, terminal)
+			}
+			sb := envSB(t, client)
+			sb.FailNext(sandbox.Fault{EndEarly: true, AfterEvents: tt.afterEvents, Operation: tt.op})
+			n, terminal, err := stream(t, client, tt.op)
+			if err != nil {
+				t.Errorf("stream Err(): got %v, want nil (a clean end)", err)
+			}
+			if terminal {
+				t.Errorf("got the stream's terminal events, want the stream to end before them")
+			}
+			if want := min(tt.afterEvents, full-tt.terminal); n != want {
+				t.Errorf("events: got %d, want %d (of %d in a complete stream)", n, want, full)
+			}
+			calls := sb.Calls()
+			if got := calls[len(calls)-1].Outcome; got != "ended-early" {
+				t.Errorf("recorded outcome %q, want ended-early", got)
+			}
+			if n, _, err := stream(t, client, tt.op); err != nil || n != full {
+				t.Errorf("next stream: got %d events, err %v; want %d and nil (FailNext ends one stream)", n, err, full)
+			}
+		})
+	}
+}
+
+// TestStreamEndEarlyOnTheWire: a stream that ends early ends its chunked body properly, after whole frames,
+// none of them an exception.
+func TestStreamEndEarlyOnTheWire(t *testing.T) {
+	e := newEnv(t, nil)
+	if code, out := adminDo(t, e.url, "POST", "/_sandbox/faults", `{"end_early":true,"after_events":2,"operation":"ConverseStream","count":1}`); code != 200 {
+		t.Fatalf("POST /_sandbox/faults: got %d %s, want 200", code, out)
+	}
+	c, err := e.sb.SessionFor(sandbox.TargetRoleARN(sandbox.LargeAccount), "early", time.Hour)
+	must(t, err)
+	resp := signedPost(t, e.url, "/model/"+sandbox.SeedProfile+"/converse-stream", "bedrock", c, []byte(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the body: got %v, want a clean end", err)
+	}
+	dec := eventstream.NewDecoder()
+	r := bytes.NewReader(body)
+	var types []string
+	for r.Len() > 0 {
+		m, err := dec.Decode(r, nil)
+		if err != nil {
+			t.Fatalf("frame %d: %v (want whole frames only)", len(types), err)
+		}
+		if mt := m.Headers.Get(":message-type"); mt == nil || mt.String() != "event" {
+			t.Errorf("frame %d: :message-type %v, want event", len(types), mt)
+		}
+		types = append(types, m.Headers.Get(":event-type").String())
+	}
+	if want := []string{"messageStart", "contentBlockDelta"}; !slices.Equal(types, want) {
+		t.Errorf("frames: got %v, want %v", types, want)
+	}
+}
+
+// adminDo sends an admin API request and returns its status and body.
+func adminDo(t *testing.T, base, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// unanswered reports whether err is the SDK's error for a request that got no HTTP answer at all.
+func unanswered(err error) bool {
+	var se *smithyhttp.RequestSendError
+	return errors.As(err, &se) && apiCode(err) == "" && httpStatus(err) == 0
+}
+
+// TestSTSFaults: STS faults answer in STS's XML error shape with STS's status, which the Go SDK parses into
+// the code; drop closes the connection unanswered.
+func TestSTSFaults(t *testing.T) {
+	ctx := context.Background()
+	role := sandbox.TargetRoleARN(sandbox.LargeAccount)
+	assumeRole := func(c *sts.Client) error {
+		_, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("faults")})
+		return err
+	}
+	getCallerIdentity := func(c *sts.Client) error {
+		_, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		return err
+	}
+	tests := []struct {
+		code, op string
+		status   int
+		message  string
+	}{
+		{"Throttling", "GetCallerIdentity", 400, "Rate exceeded"},
+		{"Throttling", "AssumeRole", 400, "Rate exceeded"},
+		{"ServiceUnavailable", "AssumeRole", 503, "temporary failure"},
+		{"InternalFailure", "GetCallerIdentity", 500, "unknown error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code+" "+tt.op, func(t *testing.T) {
+			e := newEnv(t, nil)
+			client := sts.NewFromConfig(e.cfg)
+			call, other := getCallerIdentity, assumeRole
+			if tt.op == "AssumeRole" {
+				call, other = assumeRole, getCallerIdentity
+			}
+			e.sb.FailNext(sandbox.Fault{Service: "sts", Code: tt.code, Operation: tt.op})
+			if err := other(client); err != nil {
+				t.Errorf("the other STS operation: got %v, want success (the fault filters %s)", err, tt.op)
+			}
+			err := call(client)
+			if got := apiCode(err); got != tt.code {
+				t.Fatalf("got %v, want %s", err, tt.code)
+			}
+			if got := httpStatus(err); got != tt.status {
+				t.Errorf("status: got %d, want %d", got, tt.status)
+			}
+			if !strings.Contains(err.Error(), tt.message) {
+				t.Errorf("message %q: want it to contain %q", err, tt.message)
+			}
+			if err := call(client); err != nil {
+				t.Errorf("next call: got %v, want success (FailNext fails one call)", err)
+			}
+			// The failed call and the one after it; the other operation is counted apart.
+			if got := e.sb.Stats().STSCalls(tt.op); got != 2 {
+				t.Errorf("%s calls counted: got %d, want 2", tt.op, got)
+			}
+		})
+	}
+
+	t.Run("account filter", func(t *testing.T) {
+		e := newEnv(t, nil)
+		must(t, e.sb.AddFault(sandbox.Fault{Service: "sts", Code: "Throttling", Account: sandbox.LargeAccount}))
+		if err := getCallerIdentity(sts.NewFromConfig(e.cfg)); err != nil {
+			t.Errorf("caller in %s: got %v, want success", sandbox.CallerAccount, err)
+		}
+		if err := getCallerIdentity(sts.NewFromConfig(e.session(t, role))); apiCode(err) != "Throttling" {
+			t.Errorf("session in %s: got %v, want Throttling", sandbox.LargeAccount, err)
+		}
+	})
+	t.Run("services apart", func(t *testing.T) {
+		e := newEnv(t, nil)
+		must(t, e.sb.AddFault(sandbox.Fault{Service: "sts", Code: "ServiceUnavailable"}))
+		must(t, e.sb.AddFault(sandbox.Fault{Code: "InternalServerException", Operation: "Converse"}))
+		if _, err := invoke(ctx, e.session(t, role), sandbox.SeedProfile); err != nil {
+			t.Errorf("InvokeModel under an STS fault: got %v, want success", err)
+		}
+		if err := getCallerIdentity(sts.NewFromConfig(e.cfg)); apiCode(err) != "ServiceUnavailable" {
+			t.Errorf("GetCallerIdentity: got %v, want ServiceUnavailable (and not the Bedrock fault)", err)
+		}
+	})
+	t.Run("drop", func(t *testing.T) {
+		e := newEnv(t, nil)
+		e.sb.FailNext(sandbox.Fault{Service: "sts", Drop: true, Count: 2})
+		client := sts.NewFromConfig(e.cfg)
+		for _, call := range []func(*sts.Client) error{getCallerIdentity, assumeRole} {
+			if err := call(client); !unanswered(err) {
+				t.Errorf("got %v (code %q, status %d), want a transport error and no answer", err, apiCode(err), httpStatus(err))
+			}
+		}
+		if err := assumeRole(client); err != nil {
+			t.Errorf("after the dropped calls: %v", err)
+		}
+		calls := e.sb.Calls()
+		if got := calls[0].Outcome; got != "dropped" {
+			t.Errorf("recorded outcome %q, want dropped", got)
+		}
+	})
+	t.Run("delay", func(t *testing.T) {
+		e := newEnv(t, nil)
+		e.sb.FailNext(sandbox.Fault{Service: "sts", Delay: 150 * time.Millisecond})
+		start := time.Now()
+		if err := getCallerIdentity(sts.NewFromConfig(e.cfg)); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("call took %v, want at least 150ms", d)
+		}
+	})
+}
+
+// TestBedrockDrop: drop without after_events closes the connection of any Bedrock operation unanswered.
+func TestBedrockDrop(t *testing.T) {
+	ctx := context.Background()
+	_, client, _ := bedrockEnv(t)
+	sb := envSB(t, client)
+	calls := map[string]func() error{
+		"InvokeModel": func() error {
+			_, err := client.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(sandbox.SeedProfile), Body: []byte(seedBody)})
+			return err
+		},
+		"Converse": func() error {
+			_, err := client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(sandbox.SeedProfile), Messages: userText("hi")})
+			return err
+		},
+		"ConverseStream": func() error {
+			out, err := client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(sandbox.SeedProfile), Messages: userText("hi")})
+			if err == nil {
+				out.GetStream().Close()
+			}
+			return err
+		},
+	}
+	for _, op := range []string{"InvokeModel", "Converse", "ConverseStream"} {
+		t.Run(op, func(t *testing.T) {
+			sb.FailNext(sandbox.Fault{Drop: true, Operation: op})
+			if err := calls[op](); !unanswered(err) {
+				t.Errorf("got %v (code %q, status %d), want a transport error and no answer", err, apiCode(err), httpStatus(err))
+			}
+			rec := sb.Calls()
+			if got := rec[len(rec)-1]; got.Operation != op || got.Outcome != "dropped" {
+				t.Errorf("recorded %s %q, want %s dropped", got.Operation, got.Outcome, op)
+			}
+			if err := calls[op](); err != nil {
+				t.Errorf("next call: got %v, want success", err)
+			}
+		})
+	}
+}
+
+// TestFaultFor: a fault with For is removed that long after it was installed, by the sandbox's clock.
+func TestFaultFor(t *testing.T) {
+	ctx := context.Background()
+	// testClock is a clock each subtest moves by hand (within SigV4's 15 minute skew window).
+	testClock := func() (clock func() time.Time, advance func(time.Duration)) {
+		var (
+			mu  sync.Mutex
+			now = time.Now()
+		)
+		return func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+			func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	}
+
+	t.Run("STS down for 2 s", func(t *testing.T) {
+		clock, advance := testClock()
+		e := newEnvWith(t, nil, sandbox.WithClock(clock))
+		if code, out := adminDo(t, e.url, "POST", "/_sandbox/faults", `{"service":"sts","drop":true,"rate":1,"for_ms":2000}`); code != 200 {
+			t.Fatalf("POST /_sandbox/faults: got %d %s, want 200", code, out)
+		}
+		client := sts.NewFromConfig(e.cfg)
+		installed := clock()
+		for _, step := range []struct {
+			advance time.Duration
+			down    bool
+		}{{0, true}, {time.Second, true}, {999 * time.Millisecond, true}, {time.Millisecond, false}, {time.Minute, false}} {
+			advance(step.advance)
+			_, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if step.down && !unanswered(err) {
+				t.Errorf("%v after install: got %v, want the connection dropped", clock().Sub(installed), err)
+			}
+			if !step.down && err != nil {
+				t.Errorf("%v after install: got %v, want success (past for_ms)", clock().Sub(installed), err)
+			}
+		}
+		// Removed, not only past its time: a clock set back to within for_ms does not bring it back.
+		advance(-time.Minute - time.Second)
+		if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+			t.Errorf("clock set back after expiry: got %v, want success (the fault is gone)", err)
+		}
+	})
+	t.Run("with count", func(t *testing.T) {
+		clock, advance := testClock()
+		e := newEnvWith(t, nil, sandbox.WithClock(clock))
+		cfg := e.session(t, sandbox.TargetRoleARN(sandbox.LargeAccount))
+		must(t, e.sb.AddFault(sandbox.Fault{Code: "ServiceUnavailableException", Count: 3, For: 2 * time.Second}))
+		if _, err := invoke(ctx, cfg, sandbox.SeedProfile); apiCode(err) != "ServiceUnavailableException" {
+			t.Fatalf("first call: got %v, want ServiceUnavailableException", err)
+		}
+		advance(2 * time.Second)
+		if _, err := invoke(ctx, cfg, sandbox.SeedProfile); err != nil {
+			t.Errorf("after for, two uses left: got %v, want success", err)
+		}
+	})
+	t.Run("every request", func(t *testing.T) {
+		clock, advance := testClock()
+		e := newEnvWith(t, nil, sandbox.WithClock(clock))
+		cfg := e.session(t, sandbox.TargetRoleARN(sandbox.LargeAccount))
+		must(t, e.sb.AddFault(sandbox.Fault{Code: "ThrottlingException", ForMillis: 500}))
+		for i := 0; i < 3; i++ {
+			if _, err := invoke(ctx, cfg, sandbox.SeedProfile); apiCode(err) != "ThrottlingException" {
+				t.Errorf("call %d within for_ms: got %v, want ThrottlingException", i, err)
+			}
+		}
+		advance(500 * time.Millisecond)
+		if _, err := invoke(ctx, cfg, sandbox.SeedProfile); err != nil {
+			t.Errorf("after for_ms: got %v, want success", err)
+		}
+	})
+}
+
+// TestFaultValidation: a fault that makes no sense is refused, by AddFault and with 400 by the admin API,
+// naming what is wrong.
+func TestFaultValidation(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault sandbox.Fault
+		json  string
+		want  []string
+	}{
+		{"nothing", sandbox.Fault{}, `{}`, []string{"needs a code, a delay, drop or end_early"}},
+		{"drop and end_early", sandbox.Fault{Drop: true, EndEarly: true, AfterEvents: 2}, `{"drop":true,"end_early":true,"after_events":2}`, []string{"drop and end_early"}},
+		{"end_early without after_events", sandbox.Fault{EndEarly: true}, `{"end_early":true}`, []string{"end_early needs after_events"}},
+		{"end_early with a code", sandbox.Fault{EndEarly: true, AfterEvents: 2, Code: "ModelStreamErrorException"}, `{"end_early":true,"after_events":2,"code":"ModelStreamErrorException"}`, []string{"end_early sends no exception frame"}},
+		{"STS code on bedrock", sandbox.Fault{Code: "Throttling"}, `{"code":"Throttling"}`, []string{`is an STS error code: set service "sts"`}},
+		{"not a code", sandbox.Fault{Code: "Nope"}, `{"code":"Nope"}`, []string{"end in Exception"}},
+		{"Bedrock code on sts", sandbox.Fault{Service: "sts", Code: "ThrottlingException"}, `{"service":"sts","code":"ThrottlingException"}`, []string{"STS faults take Throttling, ServiceUnavailable or InternalFailure"}},
+		{"other STS code", sandbox.Fault{Service: "sts", Code: "RequestExpired"}, `{"service":"sts","code":"RequestExpired"}`, []string{"STS faults take"}},
+		{"unknown service", sandbox.Fault{Service: "s3", Code: "SlowDown"}, `{"service":"s3","code":"SlowDown"}`, []string{`service "s3"`}},
+		{"STS stream cut", sandbox.Fault{Service: "sts", Drop: true, AfterEvents: 1}, `{"service":"sts","drop":true,"after_events":1}`, []string{"STS answers are not streams"}},
+		{"STS model", sandbox.Fault{Service: "sts", Code: "Throttling", Model: sandbox.SeedProfile}, `{"service":"sts","code":"Throttling","model":"x"}`, []string{"STS requests name no model"}},
+		{"STS operation", sandbox.Fault{Service: "sts", Code: "Throttling", Operation: "Converse"}, `{"service":"sts","code":"Throttling","operation":"Converse"}`, []string{"sts faults apply to AssumeRole, GetCallerIdentity"}},
+		{"Bedrock operation", sandbox.Fault{Code: "ThrottlingException", Operation: "AssumeRole"}, `{"code":"ThrottlingException","operation":"AssumeRole"}`, []string{"bedrock faults apply to InvokeModel"}},
+		{"CountTokens", sandbox.Fault{Code: "ThrottlingException", Operation: "CountTokens"}, `{"code":"ThrottlingException","operation":"CountTokens"}`, []string{"bedrock faults apply to"}},
+		{"drop before an answer with a code", sandbox.Fault{Drop: true, Code: "InternalServerException"}, `{"drop":true,"code":"InternalServerException"}`, []string{"drop without after_events", "never sent"}},
+		{"after_events on a non-stream", sandbox.Fault{Code: "ModelStreamErrorException", AfterEvents: 2, Operation: "InvokeModel"}, `{"code":"ModelStreamErrorException","after_events":2,"operation":"InvokeModel"}`, []string{"not a stream"}},
+		{"count and rate", sandbox.Fault{Code: "ThrottlingException", Count: 2, Rate: 0.5}, `{"code":"ThrottlingException","count":2,"rate":0.5}`, []string{"count and rate are alternatives"}},
+		{"negative count", sandbox.Fault{Code: "ThrottlingException", Count: -1}, `{"code":"ThrottlingException","count":-1}`, []string{"count -1 is negative"}},
+		{"negative for", sandbox.Fault{Code: "ThrottlingException", ForMillis: -5}, `{"code":"ThrottlingException","for_ms":-5}`, []string{"for_ms is negative"}},
+		{"rate", sandbox.Fault{Code: "ThrottlingException", Rate: 2}, `{"code":"ThrottlingException","rate":2}`, []string{"rate 2 is outside 0..1"}},
+		{"every problem at once", sandbox.Fault{Service: "sts", Code: "ThrottlingException", Model: "m", EndEarly: true},
+			`{"service":"sts","code":"ThrottlingException","model":"m","end_early":true}`,
+			[]string{"STS faults take", "STS requests name no model", "STS answers are not streams", "end_early needs after_events"}},
+	}
+	e := newEnv(t, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := e.sb.AddFault(tt.fault)
+			if err == nil {
+				t.Fatalf("AddFault(%+v): got nil, want an error", tt.fault)
+			}
+			code, body := adminDo(t, e.url, "POST", "/_sandbox/faults", tt.json)
+			if code != 400 {
+				t.Errorf("POST /_sandbox/faults %s: got %d %s, want 400", tt.json, code, body)
+			}
+			var out struct{ Error string }
+			must(t, json.Unmarshal([]byte(body), &out))
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("AddFault: got %q, want it to say %q", err, want)
+				}
+				if !strings.Contains(out.Error, want) {
+					t.Errorf("admin API: got %q, want it to say %q", out.Error, want)
+				}
+			}
+		})
+	}
+	t.Run("valid", func(t *testing.T) {
+		for _, f := range []sandbox.Fault{
+			{Service: "sts", Drop: true, Rate: 1, ForMillis: 2000},
+			{Service: "sts", Code: "InternalFailure", Operation: "AssumeRole", Account: sandbox.CallerAccount, Count: 2, For: time.Second},
+			{Service: "bedrock", Drop: true, Operation: "InvokeModel"},
+			{EndEarly: true, AfterEvents: 2, Operation: "InvokeModelWithResponseStream"},
+			{Code: "ModelStreamErrorException", AfterEvents: 2, Drop: true, Count: 3},
+			{Drop: true, AfterEvents: 1},
+		} {
+			if err := e.sb.AddFault(f); err != nil {
+				t.Errorf("AddFault(%+v): %v", f, err)
+			}
+		}
+		e.sb.ClearFaults()
+	})
 }

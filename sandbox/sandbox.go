@@ -343,6 +343,22 @@ func (s *Sandbox) ExpireSessions(roleARN string) {
 	}
 }
 
+// ForgetSessions forgets every session issued so far by AssumeRole or SessionFor, as a restart of STS's and
+// Bedrock's view of them would: a request signed with one gets the answer AWS gives an unknown access key
+// (Bedrock: UnrecognizedClientException, STS: InvalidClientTokenId, both 403 "The security token included in
+// the request is invalid."), and sessions assumed afterwards work. Unlike Reset it keeps everything else:
+// faults, quotas and their windows, knob changes, counters. The scenario's caller session, users' keys and
+// API keys are configuration, not issued sessions, and stay valid.
+func (s *Sandbox) ForgetSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.creds {
+		if c.Principal.Role != nil && id != s.scenario.Caller.AccessKeyID {
+			delete(s.creds, id)
+		}
+	}
+}
+
 // SetStrict turns strict profile authorization on or off (see Scenario.Strict).
 func (s *Sandbox) SetStrict(on bool) {
 	s.mu.Lock()
@@ -479,6 +495,9 @@ func (s *Sandbox) SetRegionQuota(acct, region, model string, q Quota) {
 
 // Reset returns the sandbox to its scenario: issued sessions, counters, quota windows, faults and knob
 // changes are dropped. The caller's session stays valid.
+//
+// Like ForgetSessions, it makes every session issued by AssumeRole or SessionFor an unknown key; use
+// ForgetSessions to do that alone.
 func (s *Sandbox) Reset() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,6 +28,23 @@ func stsForm(c *call) url.Values {
 func (s *Sandbox) serveSTS(w http.ResponseWriter, c *call) {
 	form := stsForm(c)
 	op := form.Get("Action")
+	target := form.Get("RoleArn")
+	if f := s.takeFault(faultSTS, op, c.Principal.Account, c.Region, "", "", false); f != nil {
+		if !sleepCtx(c.r.Context(), f.delay()) {
+			return
+		}
+		switch {
+		case f.Drop:
+			s.recordSTS(op, c.Principal.ARN, target, "dropped")
+			dropConnection(w)
+			return
+		case f.Code != "":
+			e := f.answer()
+			s.recordSTS(op, c.Principal.ARN, target, e.Code)
+			writeSTSError(w, c.ID, e)
+			return
+		}
+	}
 	var (
 		out any
 		err *awsError
@@ -42,7 +59,6 @@ func (s *Sandbox) serveSTS(w http.ResponseWriter, c *call) {
 	default:
 		err = newError(400, "InvalidAction", "Could not find operation %s for version 2011-06-15 (the sandbox emulates AssumeRole and GetCallerIdentity)", op)
 	}
-	target := form.Get("RoleArn")
 	if err != nil {
 		s.recordSTS(op, c.Principal.ARN, target, err.Code)
 		writeSTSError(w, c.ID, err)
