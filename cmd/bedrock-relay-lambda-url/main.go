@@ -46,7 +46,7 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (h
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	base, err := mainlib.LoadAWSConfig(ctx, cfg)
+	base, err := mainlib.LoadAWSConfig(ctx, cfg, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if !*useSandbox {
 		var err error
-		if base, err = mainlib.LoadAWSConfig(ctx, cfg); err != nil {
+		if base, err = mainlib.LoadAWSConfig(ctx, cfg, e.getenv); err != nil {
 			return err
 		}
 	}

@@ -233,6 +233,9 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	if b.s.phases["lambda"] {
 		rep.lambda = b.measureLambda(ctx)
 	}
+	if b.s.phases["faults"] {
+		rep.faults = b.measureFaults(ctx)
+	}
 	return rep, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bedrock-relay/bedrock-relay/internal/faultmatrix"
 )
 
 type report struct {
@@ -26,6 +28,7 @@ type report struct {
 	idle       []idleCPU
 	targets    int
 	lambda     lambdaResult
+	faults     []faultmatrix.Result
 }
 
 func newReport(b *bench) *report {
@@ -144,6 +147,18 @@ func (r *report) markdown() string {
 		r.fixedTable(p)
 	}
 	r.rest(p)
+	if len(r.faults) > 0 {
+		p("")
+		p("### Fault matrix")
+		p("")
+		p("Each row: the faults installed on the sandbox (every target alike), a fresh relay process in front of it,")
+		p("Converse and ConverseStream calls by the Go SDK with its retries off. \"clear error\" is an answer in")
+		p("Bedrock's error shape the SDK parses; \"lost\" is anything else (no answer, an empty 200); \"truncated\"")
+		p("a stream that ended without its terminal events and without an error. \"single attempt ok\" is one plain")
+		p("attempt per request against one account under the same faults.")
+		p("")
+		w.WriteString(faultmatrix.Table(r.faults))
+	}
 	p("")
 	return w.String()
 }

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	soak := fs.Duration("soak", 2*time.Minute, "soak length (full run)")
 	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
 	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
-	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run")
+	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run: fixed, ladder, soak, paced, streams, lambda, faults (the fault matrix)")
 	var relayEnv multiFlag
 	fs.Var(&relayEnv, "relay-env", "KEY=VALUE added to the relay's environment (repeatable), e.g. GOMEMLIMIT=48MiB")
 	if err := fs.Parse(args); err != nil {

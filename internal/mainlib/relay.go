@@ -73,7 +73,8 @@ func Build(ctx context.Context, cfg *config.Config, base aws.Config, o BuildOpti
 
 // LoadAWSConfig loads the relay's source credentials (awsenv.Load: the environment's keys, or the SDK default
 // chain: shared config, SSO, container or instance role; in Lambda the execution role), in the config's
-// source region, with source.endpoint (if any) as the endpoint of every AWS call.
-func LoadAWSConfig(ctx context.Context, cfg *config.Config) (aws.Config, error) {
-	return awsenv.Load(ctx, awsenv.Options{Region: cfg.Source.Region, Endpoint: cfg.Source.Endpoint})
+// source region, with source.endpoint (if any) as the endpoint of every AWS call. getenv reads the
+// environment (nil: the process's).
+func LoadAWSConfig(ctx context.Context, cfg *config.Config, getenv func(string) string) (aws.Config, error) {
+	return awsenv.Load(ctx, awsenv.Options{Getenv: getenv, Region: cfg.Source.Region, Endpoint: cfg.Source.Endpoint})
 }
