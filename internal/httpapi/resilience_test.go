@@ -168,3 +168,105 @@ func TestStreamEndingEarlyIsAnError(t *testing.T) {
 		t.Errorf("OpenAI API: the stream ended with %q, want an error event and no [DONE]", last)
 	}
 }
+
+// A stream whose upstream goes quiet for longer than routing.stream_idle_timeout ends with
+// modelStreamErrorException rather than hanging or ending as if complete.
+func TestStalledStreamEnds(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Routing.StreamIdleTimeout = config.Duration(300 * time.Millisecond)
+		for i := range c.Targets {
+			c.Targets[i].Budgets = config.Budgets{}
+		}
+	})
+	e.sb.SetLatency(sonnet, sandbox.Latency{TokensPerSecond: 1}) // a token a second: the stream stalls
+	out, err := e.client(keyAll).ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{ModelId: aws.String(sandbox.SeedProfile),
+		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hello words:30"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.GetStream()
+	defer s.Close()
+	start := time.Now()
+	for range s.Events() {
+	}
+	var mse *types.ModelStreamErrorException
+	if err := s.Err(); !errors.As(err, &mse) || !strings.Contains(mse.ErrorMessage(), "sent nothing") {
+		t.Errorf("got %v, want a ModelStreamErrorException saying the upstream went quiet", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the stall was noticed after %s", d)
+	}
+}
+
+// Bodies held at once are capped: a request that would go over the cap is answered 503 with Retry-After in
+// Bedrock's shape, and the next one, once there is room, is served.
+func TestBodiesInFlightAreCapped(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Server.MaxBodyBytesInFlight = 110 })
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/model/"+sandbox.SeedProfile+"/invoke", strings.NewReader(invokeReq))
+	req.Header.Set("Authorization", "Bearer "+keyAll)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("X-Amzn-Errortype") != "ServiceUnavailableException" || !strings.Contains(string(body), "max_body_bytes_in_flight") {
+		t.Errorf("a body over the cap: got %d %v %s, want 503 ServiceUnavailableException with Retry-After", resp.StatusCode, resp.Header, body)
+	}
+	small := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`
+	if len(small) > 110 {
+		t.Fatalf("the small body is %d bytes", len(small))
+	}
+	if _, err := e.client(keyAll).InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(sandbox.SeedProfile),
+		Body: []byte(small), ContentType: aws.String("application/json")}); err != nil {
+		t.Errorf("a body within the cap: %v", err)
+	}
+}
+
+// A caller-supplied model id is cut in the access log: a megabyte of it does not make a megabyte of log.
+func TestAccessLogCutsLongModelIDs(t *testing.T) {
+	e := newEnv(t, nil)
+	long := strings.Repeat("m", 1<<20)
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/model/"+long+"/invoke", strings.NewReader(invokeReq))
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	waitFor(t, func() bool { return strings.Contains(e.log.String(), `"model":`) })
+	if n := len(e.log.String()); n > 4096 {
+		t.Errorf("one keyless request with a 1 MiB model id wrote %d bytes of access log", n)
+	}
+}
+
+// /readyz says unavailable, naming the model, while no target can serve it, and draining once shutdown has
+// begun.
+func TestReadyzFollowsTheTargets(t *testing.T) {
+	e := newOpenEnv(t)
+	get := func() (int, string) {
+		resp, err := http.Get(e.admin.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if s, b := get(); s != http.StatusOK || !strings.Contains(b, `"ready"`) {
+		t.Fatalf("at start: %d %s, want ready", s, b)
+	}
+	e.sb.FailNext(sandbox.Fault{Code: "AccessDeniedException", Count: len(poolAccounts)})
+	if _, err := converse(context.Background(), e.client(keyAll)); err == nil {
+		t.Fatal("every target denied access, yet the request succeeded")
+	}
+	if s, b := get(); s != http.StatusServiceUnavailable || !strings.Contains(b, `"unavailable"`) || !strings.Contains(b, sonnet) {
+		t.Errorf("with every target out: %d %s, want 503 unavailable naming %s", s, b, sonnet)
+	}
+	e.relay.Draining.Store(true)
+	if s, b := get(); s != http.StatusServiceUnavailable || !strings.Contains(b, `"draining"`) {
+		t.Errorf("draining: %d %s, want 503 draining", s, b)
+	}
+}
