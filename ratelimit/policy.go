@@ -18,8 +18,10 @@ type Policy struct {
 	// BackoffBase is the first soft backoff after a failure, doubled for each consecutive one (with ±50 %
 	// jitter) up to BackoffMax; a success ends it. Default 1s and 30s.
 	BackoffBase, BackoffMax time.Duration
-	// TripStreak and TripRatio decide a hard cooldown: at least TripStreak consecutive failures while the
-	// moving failure ratio (over about the last 20 attempts) is at least TripRatio. Default 3 and 0.5.
+	// TripStreak and TripRatio decide a hard cooldown: at least TripStreak consecutive failures, each after
+	// the soft backoff of the one before had run out (failures during a backoff, such as a burst of
+	// concurrent requests failing together, count once), while the moving failure ratio (over about the last
+	// 20 attempts) is at least TripRatio. Default 3 and 0.5.
 	TripStreak int
 	TripRatio  float64
 	// TripBase is the first hard cooldown after a trip, doubled for each further trip without a success (with
@@ -91,10 +93,19 @@ func (t *Table) Failure(k Key, cause Cause) Outcome {
 	defer e.mu.Unlock()
 	now = e.advance(now)
 	p := t.policy
-	e.streak++
 	e.ewma += ewmaAlpha * (1 - e.ewma)
 	probeFailed := e.probing
 	e.probing = false
+	if now < e.coolUntil && !probeFailed {
+		// A request that was under way when the key went out: its failure is news of the same trouble, not
+		// of more. Many concurrent requests failing together must not escalate the cooldown once each.
+		return Outcome{Until: t.at(e.coolUntil), Hard: true}
+	}
+	// Likewise a failure during a soft backoff counts towards the streak only once the backoff has run out:
+	// the streak counts rounds of trouble, not concurrent requests.
+	if now >= e.softUntil {
+		e.streak++
+	}
 
 	hard := func(d time.Duration) Outcome {
 		e.trips++

@@ -44,8 +44,14 @@ func TestFailureSoftBackoffKeepsKeyUsable(t *testing.T) {
 func TestFailureTripsAfterRepeatedFailures(t *testing.T) {
 	tb, c := newPolicyTable(t, Budget{})
 	var out Outcome
-	for i := 1; i <= DefaultPolicy.TripStreak; i++ {
+	fail := func() {
 		out = tb.Failure(k1, CauseFault)
+		if !out.Hard {
+			c.Advance(out.Until.Sub(c.Now())) // the next failure comes once the backoff has run out
+		}
+	}
+	for i := 1; i <= DefaultPolicy.TripStreak; i++ {
+		fail()
 		if i < DefaultPolicy.TripStreak && out.Hard {
 			t.Fatalf("failure %d: tripped already (the ratio is still low)", i)
 		}
@@ -55,7 +61,7 @@ func TestFailureTripsAfterRepeatedFailures(t *testing.T) {
 		t.Fatalf("3 failures after a clean history: got a hard cooldown, want a soft backoff")
 	}
 	for i := 0; i < 20 && !out.Hard; i++ {
-		out = tb.Failure(k1, CauseFault)
+		fail()
 	}
 	if !out.Hard || out.Until.Sub(c.Now()) != time.Second {
 		t.Fatalf("a key failing most attempts: got %+v, want a hard cooldown of 1s", out)
@@ -134,6 +140,29 @@ func TestDailyAndSetupStayHard(t *testing.T) {
 		tb, _ := newPolicyTable(t, Budget{})
 		if out := tb.Failure(k1, cause); !out.Hard {
 			t.Errorf("%v: got a soft backoff, want a hard cooldown", cause)
+		}
+	}
+}
+
+// A burst of concurrent requests failing together is one round of trouble: it neither trips the key at once
+// nor, once it is out, stretches the cooldown once per request.
+func TestConcurrentFailuresCountOnce(t *testing.T) {
+	tb, c := newPolicyTable(t, Budget{})
+	var out Outcome
+	for i := 0; i < 64; i++ {
+		out = tb.Failure(k1, CauseFault)
+	}
+	if out.Hard || out.Until.Sub(c.Now()) != time.Second {
+		t.Fatalf("64 failures at one instant: got %+v, want the first soft backoff (1s)", out)
+	}
+	for !out.Hard {
+		c.Advance(out.Until.Sub(c.Now()))
+		out = tb.Failure(k1, CauseFault)
+	}
+	first := out.Until
+	for i := 0; i < 64; i++ {
+		if o := tb.Failure(k1, CauseFault); !o.Until.Equal(first) {
+			t.Fatalf("failures during the cooldown stretched it from %v to %v", first, o.Until)
 		}
 	}
 }
