@@ -104,6 +104,12 @@ func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *mainlib.Rel
 	// timeout, for the same reason: routing.request_timeout bounds each request, stream included.
 	srv := &http.Server{Handler: rl.Handler, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Duration(cfg.Server.BodyTimeout) + 10*time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+	// HTTP/1.1 and HTTP/2, over TLS and unencrypted (prior knowledge): the AWS SDK for JavaScript v3 speaks
+	// HTTP/2 to Bedrock Runtime by default, and on an http:// endpoint it does so without TLS.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	tls := cfg.Server.TLSCertFile != ""

@@ -41,6 +41,11 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /v1/models/{model}", openai(h.retrieveModel))
 	h.mux.Handle("/v1/", openai(h.openAINotFound))
 
+	// Bedrock's control-plane reads that clients make at start (controlplane.go) and the Anthropic Messages
+	// API (anthropic.go).
+	h.controlPlaneRoutes()
+	h.anthropicRoutes()
+
 	h.mux.Handle("/", bedrock(h.notFound))
 }
 

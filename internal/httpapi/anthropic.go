@@ -1,0 +1,4 @@
+package httpapi
+
+// anthropicRoutes mounts the Anthropic Messages API.
+func (h *Handler) anthropicRoutes() {}
