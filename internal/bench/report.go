@@ -45,6 +45,9 @@ func newReport(b *bench) *report {
 	if b.s.quick {
 		cmd += " -quick"
 	}
+	if b.s.phasesArg != "" {
+		cmd += " -phases " + b.s.phasesArg
+	}
 	return &report{s: b.s, relayNote: b.relayNote, openaiNote: b.openaiNote, targets: b.s.targets, command: cmd,
 		machine: fmt.Sprintf("%d CPUs (nproc), %s, %s %s/%s", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH),
 		date:    time.Now().UTC().Format("2006-01-02 15:04 MST")}

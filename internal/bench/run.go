@@ -44,6 +44,7 @@ type settings struct {
 	lambdaPkg  string
 	relayEnv   []string // extra environment for the relay process (GOGC, GOMEMLIMIT experiments)
 	phases     map[string]bool
+	phasesArg  string // -phases as given, for the report's command line
 	words      int // answer tokens at zero model latency
 }
 
@@ -67,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ladder: []float64{1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000}, ladderStep: 5 * time.Second,
 		soak: *soak, streams: 1000, targets: 2, words: 50}
 	s.lambdaPkg, s.phases, s.relayEnv = *lambdaPkg, map[string]bool{}, relayEnv
+	if *phases != fs.Lookup("phases").DefValue {
+		s.phasesArg = *phases
+	}
 	for _, p := range strings.Split(*phases, ",") {
 		s.phases[strings.TrimSpace(p)] = true
 	}
