@@ -82,8 +82,6 @@ type Routing struct {
 	// StreamIdleTimeout ends a stream whose upstream sends nothing for that long, with an error event for
 	// the caller. Default 2m (thinking models pause).
 	StreamIdleTimeout Duration `yaml:"stream_idle_timeout"`
-	// LogPrompts logs prompts and responses (off by default).
-	LogPrompts bool `yaml:"log_prompts"`
 }
 
 // TargetSpec is one account role × region and the models it serves.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -25,19 +24,22 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sandbox", "sandbox [--addr 127.0.0.1:4566] [--config sandbox.yaml] | sandbox env [--addr ...]")
 	addr := fs.String("addr", defaultSandboxAddr, "address to listen on")
 	cfgPath := fs.String("config", "", "scenario YAML (default: the seed setup with accounts 111111111111, 222222222222, 333333333333)")
-	verbose := fs.Bool("v", false, "log every request")
+	verbose := fs.Bool("v", false, "log every request (--log-level debug)")
+	logs := addLogFlags(fs, "text")
 	if err := fs.parseNoArgs(args); err != nil {
+		return err
+	}
+	if *verbose {
+		*logs.level = "debug"
+	}
+	logger, err := logs.logger(e.stderr)
+	if err != nil {
 		return err
 	}
 	sc, err := loadScenario(*cfgPath)
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	sb, err := sandbox.New(sc, sandbox.WithLogger(logger))
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	cfgPath := fs.String("config", "", "relay config YAML (see examples/relay.yaml)")
 	addr := fs.String("addr", "", "address to serve the Bedrock Runtime API on (default: server.addr, 127.0.0.1:8080)")
 	adminAddr := fs.String("admin-addr", "", "address for /metrics, /healthz and /readyz (default: server.admin_addr, 127.0.0.1:9090)")
-	useSandbox := fs.Bool("sandbox", false, "start the offline sandbox in-process and serve the pool of its default scenario (no config, auth: none on loopback)")
+	useSandbox := fs.Bool("sandbox", false, "start the offline sandbox in-process and serve the pool of its default scenario (no config, auth: none on loopback, access log on)")
+	logs := addLogFlags(fs, "json")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -36,7 +38,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "bedrock-relay serve: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	logger, err := logs.logger(e.stderr)
+	if err != nil {
+		return err
+	}
 
 	var cfg *config.Config
 	var base aws.Config
@@ -52,6 +57,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		defer stop()
 		var creds aws.Credentials
 		cfg, creds = sandboxRelayConfig(sbURL)
+		cfg.Server.AccessLog = true // a first run shows what each request did
 		base = aws.Config{Region: sandbox.SeedRegion, BaseEndpoint: aws.String(sbURL),
 			Credentials: credentials.StaticCredentialsProvider{Value: creds}}
 	} else {
@@ -79,15 +85,29 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	if err := checkServable(cfg); err != nil {
+		return err
+	}
 	var accessLog *slog.Logger
 	if cfg.Server.AccessLog {
-		accessLog = slog.New(slog.NewJSONHandler(e.stderr, nil))
+		accessLog = logger.With("log", "access")
 	}
 	rl, err := mainlib.Build(ctx, cfg, base, mainlib.BuildOptions{Logger: logger, AccessLog: accessLog})
 	if err != nil {
 		return err
 	}
 	return serveRelay(ctx, e, cfg, rl, logger, *useSandbox)
+}
+
+// checkServable refuses a config that validates but cannot serve, before anything claims to serve: TLS files
+// that cannot be loaded as a key pair.
+func checkServable(cfg *config.Config) error {
+	if cfg.Server.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile); err != nil {
+			return fmt.Errorf("serve: server.tls_cert_file / tls_key_file: %w (fix the paths in the config, or drop both lines to serve plain HTTP on loopback)", err)
+		}
+	}
+	return nil
 }
 
 // serveRelay listens on the API and admin addresses, prints how to reach them, and serves until ctx ends;
@@ -112,9 +132,9 @@ func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *mainlib.Rel
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
-	tls := cfg.Server.TLSCertFile != ""
+	useTLS := cfg.Server.TLSCertFile != ""
 	go func() {
-		if tls {
+		if useTLS {
 			errc <- srv.ServeTLS(ln, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
 		} else {
 			errc <- srv.Serve(ln)
@@ -134,7 +154,7 @@ func serveRelay(ctx context.Context, e *env, cfg *config.Config, rl *mainlib.Rel
 		go func() { errc <- admin.Serve(aln) }()
 	}
 	scheme := "http"
-	if tls {
+	if useTLS {
 		scheme = "https"
 	}
 	printBanner(e.stdout, cfg, scheme+"://"+ln.Addr().String(), adminURL, sandboxMode)
