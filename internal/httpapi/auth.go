@@ -72,10 +72,16 @@ func NewAuthenticator(a config.Auth, resolve func(model string) (string, error),
 	return au
 }
 
-// errUnrecognizedClient is what AWS answers for a token it does not know; the relay answers it for a missing
-// or unknown key, saying no more.
-var errUnrecognizedClient = &Error{Status: http.StatusForbidden, Code: "UnrecognizedClientException",
-	Message: "The security token included in the request is invalid."}
+// errNoRelayKey and errUnknownKey are the relay's answers, with AWS's code and status for a token it does not
+// know, to a request without a relay key (most often one signed with AWS credentials, as a client pointed at
+// Bedrock sends it) and to a key the relay does not know. They say what the endpoint expects, never which keys
+// exist.
+var (
+	errNoRelayKey = &Error{Status: http.StatusForbidden, Code: "UnrecognizedClientException",
+		Message: "The security token included in the request is invalid: this endpoint is a bedrock-relay, which takes a relay key as a bearer token, not AWS credentials. Set AWS_BEARER_TOKEN_BEDROCK to a relay key (its operator makes one with `bedrock-relay keys new NAME`)."}
+	errUnknownKey = &Error{Status: http.StatusForbidden, Code: "UnrecognizedClientException",
+		Message: "The security token included in the request is invalid: the relay knows no such key. Check AWS_BEARER_TOKEN_BEDROCK against a key from the relay's operator."}
+)
 
 // Authenticate finds the caller of r by its bearer key, comparing the key's SHA-256 with every stored hash in
 // constant time. A missing or unknown key is a 403 UnrecognizedClientException *Error. Under auth: none every
@@ -86,7 +92,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Caller, error) {
 	}
 	key, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok {
-		return nil, errUnrecognizedClient
+		return nil, errNoRelayKey
 	}
 	sum := sha256.Sum256([]byte(key))
 	found := -1
@@ -96,7 +102,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Caller, error) {
 		}
 	}
 	if found < 0 {
-		return nil, errUnrecognizedClient
+		return nil, errUnknownKey
 	}
 	k := a.keys[found]
 	return &Caller{Name: k.name, all: k.all, models: k.models}, nil
