@@ -44,6 +44,13 @@ type Model struct {
 	// Profiles maps a geography prefix to the destination regions of that model's profile; nil means the
 	// geography's default destinations.
 	Profiles map[string][]string `yaml:"profiles"`
+	// Source says where the entry's ids come from: "AWS docs", or a client's model table (Claude Code's),
+	// which is a client's view, not AWS's word.
+	Source string `yaml:"source"`
+	// AnthropicVersions and AnthropicBetas add to the anthropic tables (catalog.yaml's anthropic section) for
+	// this model: for models added from a relay config, which has no rows of its own.
+	AnthropicVersions []string `yaml:"anthropic_versions"`
+	AnthropicBetas    []string `yaml:"anthropic_betas"`
 }
 
 // ProfileOnly reports whether calling the foundation-model id directly is refused with the on-demand
@@ -54,7 +61,10 @@ func (m Model) ProfileOnly() bool { return len(m.OnDemandRegions) == 0 }
 type Catalog struct {
 	Geographies map[string]Geography `yaml:"geographies"`
 	Models      []Model              `yaml:"models"`
-	byID        map[string]int
+	// Anthropic is the compatibility table of the Anthropic models (compat.go).
+	Anthropic AnthropicTable `yaml:"anthropic"`
+	byID      map[string]int
+	compat    map[string]Compat
 }
 
 var (
@@ -80,6 +90,14 @@ func Parse(data []byte) (*Catalog, error) {
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("parse catalog: %w", err)
 	}
+	if err := c.index(); err != nil {
+		return nil, fmt.Errorf("parse catalog: %w", err)
+	}
+	return &c, nil
+}
+
+// index fills in defaults, checks the references between the sections and builds the lookup tables.
+func (c *Catalog) index() error {
 	c.byID = make(map[string]int, len(c.Models))
 	for prefix, g := range c.Geographies {
 		g.Prefix = prefix
@@ -90,20 +108,108 @@ func Parse(data []byte) (*Catalog, error) {
 	}
 	for i, m := range c.Models {
 		if m.ID == "" {
-			return nil, fmt.Errorf("parse catalog: model %d has no id", i)
+			return fmt.Errorf("model %d has no id", i)
+		}
+		if _, dup := c.byID[m.ID]; dup {
+			return fmt.Errorf("model %s is listed twice", m.ID)
 		}
 		if m.OutputBurndown == 0 {
 			c.Models[i].OutputBurndown = 1
 		}
 		for prefix := range m.Profiles {
 			if _, ok := c.Geographies[prefix]; !ok {
-				return nil, fmt.Errorf("parse catalog: model %s names geography %q that is not listed", m.ID, prefix)
+				return fmt.Errorf("model %s names geography %q that is not listed", m.ID, prefix)
 			}
 		}
 		c.byID[m.ID] = i
 	}
-	return &c, nil
+	return c.indexCompat()
 }
+
+// With is a copy of c with models added: a model whose id c already lists replaces that entry, any other is
+// appended. It is how a relay config extends the catalogue without a release. Each model must name its
+// provider and request-body family, be callable somewhere (on_demand_regions or profiles of a listed
+// geography) and name only API versions the anthropic table lists; every problem is reported, one per line.
+func (c *Catalog) With(models []Model) (*Catalog, error) {
+	out := &Catalog{Geographies: make(map[string]Geography, len(c.Geographies)), Models: slices.Clone(c.Models), Anthropic: c.Anthropic}
+	for k, v := range c.Geographies {
+		out.Geographies[k] = v
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i, m := range models {
+		at := fmt.Sprintf("models[%d]", i)
+		if m.ID != "" {
+			at = fmt.Sprintf("models[%d] (%s)", i, m.ID)
+		}
+		bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(at+": "+format, args...)) }
+		switch {
+		case m.ID == "":
+			bad("id: required, a foundation-model id such as anthropic.claude-opus-4-7")
+		case strings.HasPrefix(m.ID, "arn:") || strings.ContainsAny(m.ID, "/ \t\n"):
+			bad("id %q: want a foundation-model id, not an ARN or a path", m.ID)
+		default:
+			if _, _, isProfile := SplitProfileID(m.ID); isProfile {
+				bad("id %q is an inference profile id; give the foundation-model id and list the geography under profiles", m.ID)
+			}
+		}
+		if seen[m.ID] {
+			bad("listed twice")
+		}
+		seen[m.ID] = true
+		if m.Provider == "" {
+			bad("provider: required, e.g. anthropic")
+		}
+		if m.Family != FamilyAnthropic && m.Family != FamilyNova {
+			bad("family %q: want %s or %s (the request body dialect)", m.Family, FamilyAnthropic, FamilyNova)
+		}
+		if m.MaxOutputTokens < 0 || m.OutputBurndown < 0 {
+			bad("max_output_tokens and output_burndown: want numbers >= 0")
+		}
+		if len(m.OnDemandRegions) == 0 && len(m.Profiles) == 0 {
+			bad("list on_demand_regions or profiles: where the model can be called")
+		}
+		for prefix := range m.Profiles {
+			if _, ok := c.Geographies[prefix]; !ok {
+				bad("profiles.%s: not a geography of the catalogue (known: %s)", prefix, strings.Join(c.Prefixes(), ", "))
+			}
+		}
+		if (len(m.AnthropicVersions) > 0 || len(m.AnthropicBetas) > 0) && m.Family != FamilyAnthropic {
+			bad("anthropic_versions and anthropic_betas apply to family %s only", FamilyAnthropic)
+		}
+		for _, v := range m.AnthropicVersions {
+			if _, ok := c.Anthropic.version(v); !ok {
+				bad("anthropic_versions: %q is not a version of the anthropic table (known: %s)", v, strings.Join(c.Anthropic.versionNames(), ", "))
+			}
+		}
+		for _, b := range m.AnthropicBetas {
+			if b == "" || strings.ContainsAny(b, " ,\"") {
+				bad("anthropic_betas: %q is not a beta flag such as interleaved-thinking-2025-05-14", b)
+			}
+		}
+		if m.Source == "" {
+			m.Source = "relay config"
+		}
+		if j := slices.IndexFunc(out.Models, func(o Model) bool { return o.ID == m.ID }); j >= 0 {
+			out.Models[j] = m
+		} else {
+			out.Models = append(out.Models, m)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := out.index(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// The request-body dialects of Model.Family.
+const (
+	FamilyAnthropic = "anthropic-messages"
+	FamilyNova      = "amazon-nova"
+)
 
 // Model returns the foundation model with this id.
 func (c *Catalog) Model(id string) (Model, bool) {

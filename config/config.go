@@ -28,6 +28,15 @@ type Config struct {
 	Routing Routing           `yaml:"routing"`
 	Aliases map[string]string `yaml:"aliases"` // alias → foundation-model id
 	Targets []TargetSpec      `yaml:"targets"`
+	// Catalog extends the embedded model catalogue for this relay (a model AWS added after the release).
+	Catalog CatalogSpec `yaml:"catalog"`
+}
+
+// CatalogSpec is the relay's addition to catalog.Default(): models in catalog.yaml's format (id, name,
+// provider, family, max_output_tokens, output_burndown, on_demand_regions, profiles, and for Anthropic models
+// anthropic_versions and anthropic_betas). A model of an id the catalogue lists replaces that entry.
+type CatalogSpec struct {
+	Models []catalog.Model `yaml:"models"`
 }
 
 // Server is where the relay listens.
@@ -82,7 +91,18 @@ type Routing struct {
 	// StreamIdleTimeout ends a stream whose upstream sends nothing for that long, with an error event for
 	// the caller. Default 2m (thinking models pause).
 	StreamIdleTimeout Duration `yaml:"stream_idle_timeout"`
+	// AnthropicBetas is what the relay does with an anthropic_beta flag the target's model does not accept
+	// (docs/compat.md): drop (the default) removes it from the body, pass sends it on (Bedrock then answers
+	// "invalid beta flag"), reject answers the caller 400 ValidationException naming it.
+	AnthropicBetas string `yaml:"anthropic_betas"`
 }
+
+// The values of Routing.AnthropicBetas.
+const (
+	BetasDrop   = "drop"
+	BetasPass   = "pass"
+	BetasReject = "reject"
+)
 
 // TargetSpec is one account role × region and the models it serves.
 type TargetSpec struct {
@@ -246,6 +266,18 @@ func (c *Config) FillDefaults() {
 	if c.Routing.StreamIdleTimeout == 0 {
 		c.Routing.StreamIdleTimeout = Duration(2 * time.Minute)
 	}
+	if c.Routing.AnthropicBetas == "" {
+		c.Routing.AnthropicBetas = BetasDrop
+	}
+}
+
+// ModelCatalog is catalog.Default() with the config's catalog section merged in: the catalogue this relay's
+// targets, aliases and router use.
+func (c *Config) ModelCatalog() (*catalog.Catalog, error) {
+	if len(c.Catalog.Models) == 0 {
+		return catalog.Default(), nil
+	}
+	return catalog.Default().With(c.Catalog.Models)
 }
 
 var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -280,6 +312,18 @@ func (c *Config) Validate() error {
 	if c.Routing.StreamIdleTimeout < 0 {
 		add("routing.stream_idle_timeout %v: want a positive duration such as 2m", time.Duration(c.Routing.StreamIdleTimeout))
 	}
+	switch c.Routing.AnthropicBetas {
+	case "", BetasDrop, BetasPass, BetasReject:
+	default:
+		add("routing.anthropic_betas %q: want drop (the default), pass or reject", c.Routing.AnthropicBetas)
+	}
+	cat, err := c.ModelCatalog()
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			add("catalog.%s", line)
+		}
+		cat = catalog.Default() // check the rest against the embedded catalogue
+	}
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		add("server.tls_cert_file and server.tls_key_file go together")
 	}
@@ -312,7 +356,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for alias, id := range c.Aliases {
-		if _, ok := catalog.Default().Model(id); !ok {
+		if _, ok := cat.Model(id); !ok {
 			add("aliases.%s: %q is not a foundation-model id in the catalogue (e.g. anthropic.claude-sonnet-4-5-20250929-v1:0)", alias, id)
 		}
 	}
@@ -340,7 +384,7 @@ func (c *Config) Validate() error {
 			add("%s.models: list the model or profile ids this target calls, e.g. jp.anthropic.claude-sonnet-4-5-20250929-v1:0", at)
 		}
 		for j, m := range t.Models {
-			if _, err := ServedModel(m, t.Region); err != nil {
+			if _, err := ServedModelIn(cat, m, t.Region); err != nil {
 				add("%s.models[%d]: %v", at, j, err)
 			}
 		}
@@ -352,13 +396,18 @@ func (c *Config) Validate() error {
 }
 
 // ServedModel returns the foundation-model id a target's model entry serves, checking that the entry makes
-// sense in the target's region.
+// sense in the target's region, against the embedded catalogue.
 func ServedModel(entry, region string) (string, error) {
+	return ServedModelIn(catalog.Default(), entry, region)
+}
+
+// ServedModelIn is ServedModel against cat (a config's ModelCatalog).
+func ServedModelIn(cat *catalog.Catalog, entry, region string) (string, error) {
 	if arn, fm, ok := strings.Cut(entry, "="); ok {
 		if !strings.Contains(arn, ":application-inference-profile/") {
 			return "", fmt.Errorf("%q: only application inference profile ARNs take =MODEL", entry)
 		}
-		if _, found := catalog.Default().Model(fm); !found {
+		if _, found := cat.Model(fm); !found {
 			return "", fmt.Errorf("%q: %s is not a foundation-model id in the catalogue", entry, fm)
 		}
 		return fm, nil
@@ -367,7 +416,6 @@ func ServedModel(entry, region string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cat := catalog.Default()
 	switch ref.Kind {
 	case catalog.KindSystemProfile:
 		p, err := cat.Profile(ref.ID)

@@ -131,3 +131,78 @@ func TestEmptyFileIsTheDefaults(t *testing.T) {
 		t.Errorf("Validate: %v, want it to ask for targets", err)
 	}
 }
+
+// The catalog section adds a model this release does not know; targets and aliases may then name it.
+func TestCatalogSection(t *testing.T) {
+	c, err := load(t, strings.Replace(good, "aliases: {", "aliases: {opus: anthropic.claude-opus-4-8, ", 1)+`
+routing: {anthropic_betas: reject}
+catalog:
+  models:
+    - id: anthropic.claude-opus-4-8
+      name: Claude Opus 4.8
+      provider: anthropic
+      family: anthropic-messages
+      max_output_tokens: 128000
+      output_burndown: 5
+      profiles: {jp: null, global: null}
+      anthropic_versions: ["2026-10-21"]
+      anthropic_betas: [interleaved-thinking-2025-05-14]
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Targets[0].Models = append(c.Targets[0].Models, "jp.anthropic.claude-opus-4-8")
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	cat, err := c.ModelCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp, ok := cat.Compat("anthropic.claude-opus-4-8"); !ok || !cp.AcceptsVersion("2026-10-21") {
+		t.Errorf("Compat = %+v, %v; want 2026-10-21 accepted", cp, ok)
+	}
+	if fm, err := ServedModelIn(cat, "jp.anthropic.claude-opus-4-8", "ap-northeast-1"); err != nil || fm != "anthropic.claude-opus-4-8" {
+		t.Errorf("ServedModelIn = %q, %v", fm, err)
+	}
+	if c.Routing.AnthropicBetas != BetasReject {
+		t.Errorf("routing.anthropic_betas = %q", c.Routing.AnthropicBetas)
+	}
+}
+
+func TestCatalogSectionErrors(t *testing.T) {
+	c, err := load(t, good+`
+routing: {anthropic_betas: strip}
+catalog:
+  models:
+    - id: anthropic.claude-opus-4-8
+      provider: anthropic
+      family: anthropic
+      profiles: {mars: null}
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("Validate: nil, want errors")
+	}
+	for _, want := range []string{"routing.anthropic_betas", "catalog.models[0] (anthropic.claude-opus-4-8): family", "catalog.models[0] (anthropic.claude-opus-4-8): profiles.mars"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors %q: want one about %q", err, want)
+		}
+	}
+	if _, err := load(t, "catalog:\n  models:\n    - id: x\n      profile: {us: null}\n", nil); err == nil || !strings.Contains(err.Error(), "profile") {
+		t.Errorf("got %v, want the unknown field named", err)
+	}
+}
+
+func TestAnthropicBetasDefault(t *testing.T) {
+	c, err := load(t, good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Routing.AnthropicBetas != BetasDrop {
+		t.Errorf("routing.anthropic_betas = %q, want drop by default", c.Routing.AnthropicBetas)
+	}
+}

@@ -5,6 +5,11 @@
 // mistakes (ValidationException). Targets that throttle cool down until their window frees; targets with a
 // setup problem (AccessDenied, model not enabled) are taken out for long and reported as such.
 //
+// The caller's bytes go on as they came, except where the target's model would refuse them: the
+// compatibility shim (compat.go) rewrites an anthropic_version the model does not serve when the body means
+// the same under one it does, and drops (or passes, or refuses) anthropic_beta flags it does not take, per
+// attempt, from the catalogue's anthropic table. CountTokens is sent with the foundation-model id.
+//
 // Streams may fail over until their first event has been passed on; after that a failure reaches the caller
 // as an exception event, never as a silently truncated stream.
 package router

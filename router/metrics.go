@@ -14,6 +14,7 @@ type Metrics struct {
 	exhaustions    *prometheus.CounterVec
 	tokens         *prometheus.CounterVec
 	servedTotal    *prometheus.CounterVec
+	adaptations    *prometheus.CounterVec
 }
 
 // NewMetrics registers the router's collectors on reg.
@@ -26,8 +27,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		exhaustions:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_pool_exhausted_total", Help: "Requests refused because every target was at its limit."}, []string{"model"}),
 		tokens:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_tokens_total", Help: "Tokens served, by target, model and direction."}, []string{"target", "model", "direction"}),
 		servedTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_upstream_served_total", Help: "Requests a target answered."}, []string{"target", "model"}),
+		adaptations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_body_adaptations_total",
+			Help: "InvokeModel bodies the compatibility shim changed for a target's model (version_rewritten, betas_dropped) or refused."}, []string{"model", "change"}),
 	}
-	reg.MustRegister(m.upstreamErrors, m.failovers, m.cooldowns, m.backoffs, m.exhaustions, m.tokens, m.servedTotal)
+	reg.MustRegister(m.upstreamErrors, m.failovers, m.cooldowns, m.backoffs, m.exhaustions, m.tokens, m.servedTotal, m.adaptations)
 	return m
 }
 
@@ -66,5 +69,11 @@ func (m *Metrics) served(target, model string, u upstream.Usage) {
 		m.servedTotal.WithLabelValues(target, model).Inc()
 		m.tokens.WithLabelValues(target, model, "input").Add(float64(u.InputTokens))
 		m.tokens.WithLabelValues(target, model, "output").Add(float64(u.OutputTokens))
+	}
+}
+
+func (m *Metrics) adapted(model, change string) {
+	if m != nil {
+		m.adaptations.WithLabelValues(model, change).Inc()
 	}
 }

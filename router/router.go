@@ -53,8 +53,11 @@ type Router struct {
 	cat     *catalog.Catalog
 	opts    Options
 	senders map[*Member]Sender
-	mu      sync.Mutex
-	rr      uint64
+	// compat is the anthropic table compiled per model a target runs (compat.go); nil entries for models
+	// without one (Nova).
+	compat map[string]*modelCompat
+	mu     sync.Mutex
+	rr     uint64
 }
 
 // Options tune a Router.
@@ -77,6 +80,10 @@ type Options struct {
 	// StreamIdleTimeout ends a stream whose upstream sends nothing for that long (with an exception frame,
 	// counted as a fault of the target); 0 is DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
+	// Catalog is the model catalogue (burndown, the anthropic compatibility table); nil is catalog.Default().
+	Catalog *catalog.Catalog
+	// Betas is what the compatibility shim does with anthropic_beta flags a target's model does not accept.
+	Betas BetaPolicy
 }
 
 // New builds a router over targets.
@@ -93,8 +100,11 @@ func New(targets []*Member, o Options) (*Router, error) {
 	if o.Limits == nil {
 		o.Limits = ratelimit.New(ratelimit.WithClock(o.Clock))
 	}
+	if o.Catalog == nil {
+		o.Catalog = catalog.Default()
+	}
 	r := &Router{targets: targets, byModel: map[string][]*Member{}, aliases: map[string]string{}, limits: o.Limits,
-		cat: catalog.Default(), opts: o, senders: map[*Member]Sender{}}
+		cat: o.Catalog, opts: o, senders: map[*Member]Sender{}, compat: map[string]*modelCompat{}}
 	for k, v := range o.Aliases {
 		r.aliases[k] = v
 	}
@@ -112,6 +122,9 @@ func New(targets []*Member, o Options) (*Router, error) {
 		}
 		for fm := range t.Models {
 			r.byModel[fm] = append(r.byModel[fm], t)
+			if m := modelOf(t, fm); r.compat[m] == nil {
+				r.compat[m] = compileCompat(r.cat, m)
+			}
 			if b, ok := t.Budgets[fm]; ok {
 				if err := r.limits.SetBudget(ratelimit.Key{Target: t.Name, Model: fm}, b); err != nil {
 					return nil, fmt.Errorf("router: target %s: %w", t.Name, err)
@@ -328,6 +341,17 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 	}
 	var attempts []Attempt
 	tried := map[*Member]bool{}
+	// refused are the targets whose model cannot take this body (the compatibility shim said why in
+	// refusal): they stay tried across rounds, and the request fails with refusal only if every target was.
+	var refused map[*Member]bool
+	var refusal *CallerError
+	resetTried := func() {
+		tried = map[*Member]bool{}
+		for t := range refused {
+			tried[t] = true
+		}
+	}
+	var adapted adaptedBody
 	start := r.opts.Clock()
 	round := 0
 	for {
@@ -340,13 +364,16 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 			exhausted = &ExhaustedError{Model: fm, Setup: true, none: true}
 		}
 		if t == nil {
+			if refusal != nil && len(attempts) == 0 && r.allRefused(fm, refused) {
+				return nil, refusal
+			}
 			last := lastFinal(attempts)
 			transient := false
 			if last != nil {
 				cls, _ := classify(last.Err)
 				transient = cls == relay.ClassFault || cls == relay.ClassThrottle
 			}
-			if transient && len(attempts) < maxAttempts && len(tried) > 0 {
+			if transient && len(attempts) < maxAttempts && len(tried) > len(refused) {
 				// Every target has had this request once and failed it in a way the next try may not: go
 				// round again after a short, jittered pause, as an SDK retries, if the deadline allows.
 				round++
@@ -355,7 +382,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 					if err := sleep(ctx, pause); err != nil {
 						return nil, &FinalError{Err: asUpstream(last.Err), Cause: err, Attempts: attempts}
 					}
-					tried = map[*Member]bool{}
+					resetTried()
 					continue
 				}
 			}
@@ -387,7 +414,7 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 					if err := sleep(ctx, wait); err != nil {
 						return nil, err
 					}
-					tried = map[*Member]bool{} // capacity may be back anywhere
+					resetTried() // capacity may be back anywhere
 					continue
 				}
 			}
@@ -396,7 +423,21 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 		}
 		tried[t] = true
 		called := t.Models[fm]
-		res, err := r.try(ctx, t, called, req, stream)
+		if req.Op == upstream.OpCountTokens {
+			// CountTokens takes a foundation-model id (FoundationModelVersionIdentifier), not a profile: it
+			// invokes nothing, so the profile's routing has no meaning for it.
+			called = fm
+		}
+		body, cerr := adapted.forTarget(r, t, fm, req)
+		if cerr != nil {
+			resv.Cancel()
+			if refused == nil {
+				refused = map[*Member]bool{}
+			}
+			refused[t], refusal = true, cerr
+			continue
+		}
+		res, err := r.try(ctx, t, called, body, req, stream)
 		if err == nil {
 			res.Model, res.Called, res.Attempts = fm, called, append(attempts, Attempt{Target: t.Name})
 			r.finish(ctx, t, fm, resv, res, stream)
@@ -550,8 +591,8 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]b
 	return nil, ratelimit.Reservation{}, ex
 }
 
-func (r *Router) try(ctx context.Context, t *Member, called string, req *Request, stream bool) (*Result, error) {
-	resp, err := r.senders[t].Do(ctx, &upstream.Request{Op: req.Op, ModelID: called, Body: req.Body, Header: req.Header})
+func (r *Router) try(ctx context.Context, t *Member, called string, body []byte, req *Request, stream bool) (*Result, error) {
+	resp, err := r.senders[t].Do(ctx, &upstream.Request{Op: req.Op, ModelID: called, Body: body, Header: req.Header})
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,30 @@ import (
 
 // --- Anthropic Messages on InvokeModel ---
 
+// anthropicKeys are the top-level members of a body for a model the catalogue has no anthropic row for.
 var anthropicKeys = []string{"anthropic_version", "anthropic_beta", "max_tokens", "messages", "system",
 	"temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice", "thinking", "metadata"}
+
+// anthropicCompat is what m accepts on Bedrock: the catalogue's anthropic table, the same the relay's shim
+// reads. A model without a row accepts bedrock-2023-05-31 and any beta flag.
+func anthropicCompat(m catalog.Model) (catalog.Compat, bool) {
+	return catalog.Default().Compat(m.ID)
+}
+
+// anthropicFields are the members Bedrock's schema lets through in a body of version to m: the version's own
+// when m serves it, else those of the oldest version m serves (whose schema then speaks before the version
+// check does).
+func anthropicFields(m catalog.Model, version string) []string {
+	cp, ok := anthropicCompat(m)
+	if !ok || len(cp.Versions) == 0 {
+		return anthropicKeys
+	}
+	if !cp.AcceptsVersion(version) {
+		version = cp.Versions[0]
+	}
+	row, _ := catalog.Default().APIVersion(version)
+	return row.Fields
+}
 
 func parseAnthropicBody(m catalog.Model, body []byte) (conversation, *awsError) {
 	var c conversation
@@ -23,8 +45,8 @@ func parseAnthropicBody(m catalog.Model, body []byte) (conversation, *awsError) 
 
 	// Bedrock's own schema check comes first, then Anthropic's validation of what it lets through.
 	var v schemaViolations
-	checkKeys(&v, "#", obj, []string{"anthropic_version", "max_tokens", "messages"}, anthropicKeys)
 	version, _ := decodeString(obj["anthropic_version"])
+	checkKeys(&v, "#", obj, []string{"anthropic_version", "max_tokens", "messages"}, anthropicFields(m, version))
 	if raw, ok := obj["anthropic_version"]; ok && jsonKind(raw) != "String" {
 		v.add("#/anthropic_version: expected type: String, found: %s", jsonKind(raw))
 	}
@@ -59,8 +81,9 @@ func parseAnthropicBody(m catalog.Model, body []byte) (conversation, *awsError) 
 	if raw, ok := obj["stop_sequences"]; ok {
 		c.StopSequences = checkStringList(&v, "#/stop_sequences", raw)
 	}
+	var betas []string
 	if raw, ok := obj["anthropic_beta"]; ok {
-		checkStringList(&v, "#/anthropic_beta", raw)
+		betas = checkStringList(&v, "#/anthropic_beta", raw)
 	}
 	for _, k := range []string{"tool_choice", "thinking", "metadata"} {
 		if raw, ok := obj[k]; ok && jsonKind(raw) != "JSONObject" {
@@ -79,8 +102,16 @@ func parseAnthropicBody(m catalog.Model, body []byte) (conversation, *awsError) 
 		return c, err
 	}
 
-	if version != anthropicVersion {
+	cp, known := anthropicCompat(m)
+	if (known && !cp.AcceptsVersion(version)) || (!known && version != anthropicVersion) {
 		return c, validationException("Invalid API version: %s", version)
+	}
+	// Bedrock's wording for a flag the model does not take, as aws-sdk-go-v2 users report it
+	// ("ValidationException: invalid beta flag"); it names no flag.
+	for _, b := range betas {
+		if known && !cp.AcceptsBeta(b) {
+			return c, validationException("invalid beta flag")
+		}
 	}
 	if big || (m.MaxOutputTokens > 0 && maxTokens > m.MaxOutputTokens) {
 		return c, validationException("max_tokens: %s > %d, which is the maximum allowed number of output tokens for %s",

@@ -54,6 +54,16 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 	if o.StreamIdleTimeout == 0 {
 		o.StreamIdleTimeout = time.Duration(cfg.Routing.StreamIdleTimeout)
 	}
+	cat, err := cfg.ModelCatalog()
+	if err != nil {
+		return nil, err
+	}
+	if o.Catalog == nil {
+		o.Catalog = cat
+	}
+	if o.Betas, err = router.ParseBetaPolicy(cfg.Routing.AnthropicBetas); err != nil {
+		return nil, fmt.Errorf("routing.anthropic_betas: %w", err)
+	}
 	endpoint := aws.ToString(base.BaseEndpoint)
 	var targets []*router.Member
 	for _, tc := range cfg.Targets {
@@ -72,7 +82,7 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 		t := &router.Member{Name: tc.Name, Account: acct, Region: tc.Region, Priority: tc.Priority, Weight: tc.Weight,
 			Models: map[string]string{}, Budgets: map[string]ratelimit.Budget{}, Client: client, Credentials: creds}
 		for _, entry := range tc.Models {
-			fm, err := config.ServedModel(entry, tc.Region)
+			fm, err := config.ServedModelIn(cat, entry, tc.Region)
 			if err != nil {
 				return nil, fmt.Errorf("target %s: %w", tc.Name, err)
 			}
@@ -80,7 +90,7 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 			t.Models[fm] = called
 			b := ratelimit.Budget{RequestsPerMinute: tc.Budgets.RequestsPerMinute.N, TokensPerMinute: tc.Budgets.TokensPerMinute.N, TokensPerDay: tc.Budgets.TokensPerDay.N}
 			if tc.Budgets.RequestsPerMinute.Auto || tc.Budgets.TokensPerMinute.Auto || tc.Budgets.TokensPerDay.Auto {
-				q, err := readQuotas(ctx, base, creds, tc.Region, fm, called)
+				q, err := readQuotas(ctx, base, cat, creds, tc.Region, fm, called)
 				if err != nil {
 					o.Logger.Warn("could not read quotas for an auto budget; the target runs without that limit",
 						"target", tc.Name, "model", fm, "error", err.Error())
@@ -105,15 +115,15 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 // readQuotas reads an account's Bedrock quotas for a model from Service Quotas (package quotas), through the
 // target's credentials: the requests and tokens per minute and tokens per day that apply to how the model is
 // called (cross-region profile, global profile, or on demand).
-func readQuotas(ctx context.Context, base aws.Config, creds aws.CredentialsProvider, region, fm, called string) (ratelimit.Budget, error) {
+func readQuotas(ctx context.Context, base aws.Config, cat *catalog.Catalog, creds aws.CredentialsProvider, region, fm, called string) (ratelimit.Budget, error) {
 	cfg := base.Copy()
 	cfg.Credentials = creds
 	cfg.Region = region
-	m, ok := catalog.Default().Model(fm)
+	m, ok := cat.Model(fm)
 	if !ok {
 		return ratelimit.Budget{}, fmt.Errorf("model %s is not in the catalogue", fm)
 	}
-	q, err := quotas.Read(ctx, servicequotas.NewFromConfig(cfg), quotas.ScopeOf(catalog.Default(), called), m)
+	q, err := quotas.Read(ctx, servicequotas.NewFromConfig(cfg), quotas.ScopeOf(cat, called), m)
 	if err != nil {
 		return ratelimit.Budget{}, fmt.Errorf("%s: %w", region, err)
 	}
