@@ -511,5 +511,9 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	if isControlPlane(r) { // Bedrock's control plane signs as "bedrock" too: told apart by path (controlplane.go)
+		s.serveControlPlane(w, r)
+		return
+	}
 	s.serveAWS(w, r)
 }

@@ -480,7 +480,7 @@ func TestBadInput(t *testing.T) {
 		{"count-tokens body not JSON", "POST", "/model/" + sandbox.SeedProfile + "/count-tokens", "<xml/>", 400, "ValidationException"},
 		{"empty body", "POST", "/model/" + sandbox.SeedProfile + "/invoke", "", 400, "ValidationException"},
 		{"unknown operation", "POST", "/model/" + sandbox.SeedProfile + "/explode", "{}", 404, "UnknownOperationException"},
-		{"unknown path", "GET", "/foundation-models", "", 404, "UnknownOperationException"},
+		{"unknown path", "GET", "/provisioned-model-throughput", "", 404, "UnknownOperationException"},
 		{"root", "GET", "/", "", 404, "UnknownOperationException"},
 		{"no model", "POST", "/model//invoke", "{}", 404, "UnknownOperationException"},
 		{"wrong method", "GET", "/model/" + sandbox.SeedProfile + "/invoke", "", 405, "UnknownOperationException"},
