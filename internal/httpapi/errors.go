@@ -8,9 +8,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
+	"github.com/bedrock-relay/bedrock-relay/anthropic"
 	"github.com/bedrock-relay/bedrock-relay/openai"
 	"github.com/bedrock-relay/bedrock-relay/router"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
@@ -387,6 +389,138 @@ func openAIShape(err error) errorAnswer {
 	attempts := attemptsOf(err)
 	a := errorAnswer{status: e.Status, code: e.Code, attempts: attempts, write: func(w http.ResponseWriter) { writeOpenAIError(w, e, attempts) }}
 	if e.Status == http.StatusInternalServerError {
+		a.internal = err
+	}
+	return a
+}
+
+// anthropicError maps an error an Anthropic-API handler returned (from this package, package anthropic or
+// the router) to Anthropic's answer. Upstream capacity (Bedrock unavailable, every target backing off after
+// faults, the relay holding as many bodies as it may) is 529 overloaded_error, as Anthropic answers its own;
+// the pool at its limits is 429 rate_limit_error; both with retry-after.
+func anthropicError(err error) *anthropic.Error {
+	var ae *anthropic.Error
+	var be *bodyError
+	var ce *router.CallerError
+	var ex *router.ExhaustedError
+	var fe *router.FinalError
+	var he *Error
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &be):
+		switch {
+		case be.tooLarge:
+			return &anthropic.Error{Status: http.StatusRequestEntityTooLarge, Type: anthropic.TypeRequestTooLarge, Code: "request_too_large",
+				Message: "The request body is larger than the relay's limit of " + strconv.FormatInt(be.max, 10) + " bytes."}
+		case be.late:
+			return &anthropic.Error{Status: http.StatusRequestTimeout, Type: anthropic.TypeInvalidRequest, Code: "request_timeout",
+				Message: fmt.Sprintf("The request body did not arrive within %s of the request.", be.timeout)}
+		case be.busy:
+			return &anthropic.Error{Status: anthropic.StatusOverloaded, Type: anthropic.TypeOverloaded, Code: "server_busy", RetryAfter: time.Second,
+				Message: "The relay is holding as many request bodies as it may; retry shortly."}
+		}
+		return anthropic.Invalid("The request body could not be read.")
+	case errors.As(err, &ce):
+		return &anthropic.Error{Status: http.StatusBadRequest, Type: anthropic.TypeInvalidRequest, Code: ce.Code, Message: ce.Message}
+	case errors.As(err, &ex):
+		if ex.Setup {
+			return &anthropic.Error{Status: http.StatusBadGateway, Type: anthropic.TypeAPI, Code: "upstream_setup_error", NoRetry: true,
+				Message: "Every Bedrock account serving this model refused the relay." + anthropic.SetupHint}
+		}
+		wait := max(ex.RetryAfter, time.Second)
+		if ex.Faults {
+			return &anthropic.Error{Status: anthropic.StatusOverloaded, Type: anthropic.TypeOverloaded, Code: "upstream_unavailable", RetryAfter: wait,
+				Message: fmt.Sprintf("Every Bedrock account serving this model is backing off after upstream failures%s; retry after %s.",
+					lastCause(ex.Last, ex.Attempts), wait.Round(time.Second))}
+		}
+		return &anthropic.Error{Status: http.StatusTooManyRequests, Type: anthropic.TypeRateLimit, Code: "ThrottlingException", RetryAfter: wait,
+			Message: fmt.Sprintf("Every Bedrock account serving this model is at its limit; retry after %s.", wait.Round(time.Second))}
+	case errors.As(err, &fe):
+		if fe.Err == nil {
+			if errors.Is(fe.Cause, context.DeadlineExceeded) {
+				return &anthropic.Error{Status: http.StatusGatewayTimeout, Type: anthropic.TypeTimeout, Code: "timeout", Message: "The request timed out before Bedrock answered."}
+			}
+			if errors.Is(fe.Cause, context.Canceled) {
+				return &anthropic.Error{Status: statusClientClosed, Type: anthropic.TypeAPI, Code: "canceled", Message: "The request was canceled."}
+			}
+			return &anthropic.Error{Status: http.StatusBadGateway, Type: anthropic.TypeAPI, Code: "upstream_unreachable", Message: "No Bedrock endpoint could be reached."}
+		}
+		return anthropic.FromBedrock(fe.Err.Status, fe.Err.Code, fe.Err.Message)
+	case errors.As(err, &he):
+		e := &anthropic.Error{Status: he.Status, Type: anthropicType(he), Code: he.Code, Message: bedrockMessage(he)}
+		if secs, err := strconv.Atoi(he.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
+		return e
+	case errors.Is(err, context.DeadlineExceeded):
+		return &anthropic.Error{Status: http.StatusGatewayTimeout, Type: anthropic.TypeTimeout, Code: "timeout", Message: "The request timed out before Bedrock answered."}
+	case errors.Is(err, context.Canceled):
+		return &anthropic.Error{Status: statusClientClosed, Type: anthropic.TypeAPI, Code: "canceled", Message: "The request was canceled."}
+	}
+	return &anthropic.Error{Status: http.StatusInternalServerError, Type: anthropic.TypeAPI, Code: "internal_error", Message: "The relay failed to handle the request."}
+}
+
+// anthropicType is the Anthropic error type of one of this package's own errors, by its status.
+func anthropicType(e *Error) string {
+	switch {
+	case e.Status == http.StatusUnauthorized || e.Code == "UnrecognizedClientException":
+		return anthropic.TypeAuthentication
+	case e.Status == http.StatusForbidden:
+		return anthropic.TypePermission
+	case e.Status == http.StatusNotFound:
+		return anthropic.TypeNotFound
+	case e.Status == http.StatusRequestEntityTooLarge:
+		return anthropic.TypeRequestTooLarge
+	case e.Status == http.StatusTooManyRequests:
+		return anthropic.TypeRateLimit
+	case e.Status == http.StatusGatewayTimeout:
+		return anthropic.TypeTimeout
+	case e.Status == http.StatusServiceUnavailable || e.Status == anthropic.StatusOverloaded:
+		return anthropic.TypeOverloaded
+	case e.Status >= 500:
+		return anthropic.TypeAPI
+	}
+	return anthropic.TypeInvalidRequest
+}
+
+// writeAnthropicError writes e in Anthropic's error shape, {"type":"error","error":{"type","message"}}, with
+// retry-after (seconds) and retry-after-ms, x-should-retry: false where waiting cannot help (both read by the
+// Anthropic SDKs), request-id, and the relay's attempt headers.
+func writeAnthropicError(w http.ResponseWriter, e *anthropic.Error, attempts []router.Attempt) {
+	if e.Status == statusClientClosed {
+		return
+	}
+	body, _ := json.Marshal(e)
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfter.Milliseconds(), 10))
+	}
+	if e.NoRetry {
+		h.Set("X-Should-Retry", "false")
+	}
+	if h.Get("Request-Id") == "" {
+		h.Set("Request-Id", "req_"+strings.ReplaceAll(newRequestID(), "-", ""))
+	}
+	setAttemptHeaders(h, attempts)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(body)
+}
+
+// anthropicShape answers in Anthropic's error shape (anthropicError, writeAnthropicError).
+func anthropicShape(err error) errorAnswer {
+	e := anthropicError(err)
+	attempts := attemptsOf(err)
+	code := e.Code
+	if code == "" {
+		code = e.Type
+	}
+	a := errorAnswer{status: e.Status, code: code, attempts: attempts, write: func(w http.ResponseWriter) { writeAnthropicError(w, e, attempts) }}
+	if e.Status == http.StatusInternalServerError && e.Code == "internal_error" {
 		a.internal = err
 	}
 	return a

@@ -1,0 +1,173 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/bedrock-relay/bedrock-relay/upstream"
+)
+
+// Event is one server-sent event of a Messages stream: `event: <Type>` and `data: <Data>`, Data one line of
+// JSON.
+type Event struct {
+	Type string
+	Data []byte
+}
+
+// WriteEvent writes e as a server-sent event.
+func WriteEvent(w io.Writer, e Event) error {
+	buf := make([]byte, 0, len(e.Type)+len(e.Data)+16)
+	buf = append(buf, "event: "...)
+	buf = append(buf, e.Type...)
+	buf = append(buf, "\ndata: "...)
+	buf = append(buf, e.Data...)
+	buf = append(buf, "\n\n"...)
+	_, err := w.Write(buf)
+	return err
+}
+
+// ping is the event Anthropic's API sends after message_start (and to keep a quiet stream open).
+var ping = Event{Type: "ping", Data: []byte(`{"type":"ping"}`)}
+
+// Stream maps the frames of one InvokeModelWithResponseStream answer of a Claude model to the server-sent
+// events of Anthropic's streaming format. Each chunk frame carries one Anthropic event as JSON (base64 in
+// {"bytes": ...}); it goes out as `event: <its type>`, with Bedrock's amazon-bedrock-invocationMetrics taken
+// out of the last one. It is not safe for concurrent use.
+type Stream struct {
+	model   string
+	started bool
+	done    bool
+}
+
+// NewStream starts mapping a stream; model is the model as the caller named it, for a message_start that
+// names none.
+func NewStream(model string) *Stream { return &Stream{model: model} }
+
+// Done reports whether message_stop went out: the stream is complete.
+func (s *Stream) Done() bool { return s.done }
+
+// Frame maps one raw event-stream frame (as router.Stream.Next gives it). An exception frame, an error
+// frame, or a frame or chunk that cannot be read is returned as an *Error: the stream is over, and the caller
+// is told with its Event.
+func (s *Stream) Frame(frame []byte) ([]Event, error) {
+	f, err := upstream.ParseFrame(frame)
+	if err != nil {
+		return nil, badStream("The upstream stream sent a malformed frame.")
+	}
+	switch string(f.MessageType) {
+	case "event":
+		if string(f.EventType) != "chunk" {
+			return nil, nil // InvokeModelWithResponseStream sends chunks; anything newer has no SSE counterpart
+		}
+		var c struct {
+			Bytes []byte `json:"bytes"` // base64 in the JSON
+		}
+		if json.Unmarshal(f.Payload, &c) != nil {
+			return nil, badStream("The upstream stream sent a chunk that is not {\"bytes\": <base64>}.")
+		}
+		return s.Event(c.Bytes)
+	case "exception":
+		var b struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(f.Payload, &b)
+		code := string(f.ExceptionType)
+		if code != "" {
+			code = strings.ToUpper(code[:1]) + code[1:]
+		}
+		return nil, FromBedrock(200, code, b.Message)
+	case "error":
+		return nil, FromBedrock(200, "InternalServerException", "the upstream stream sent an error frame")
+	}
+	return nil, nil
+}
+
+// Event maps one Anthropic event (a chunk's decoded bytes).
+func (s *Stream) Event(ev []byte) ([]Event, error) {
+	obj, err := decodeObject(ev)
+	if err != nil {
+		return nil, badStream("The upstream stream sent an event that is not a JSON object.")
+	}
+	raw, _ := obj.get("type")
+	var typ string
+	if json.Unmarshal(raw, &typ) != nil || !eventName(typ) {
+		return nil, badStream("The upstream stream sent an event without a valid type.")
+	}
+	changed := false
+	if _, ok := obj.get(metricsKey); ok {
+		obj.delete(metricsKey)
+		changed = true
+	}
+	switch typ {
+	case "error": // Anthropic's own in-stream error, should Bedrock pass one on
+		var b struct {
+			Error struct {
+				Type    string `json:"type"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(ev, &b)
+		e := &Error{Status: 200, Type: b.Error.Type, Message: b.Error.Message, Code: b.Error.Type}
+		if !eventName(e.Type) {
+			e.Type = TypeAPI
+		}
+		return nil, e
+	case "message_start":
+		if msg, ok := obj.get("message"); ok {
+			if m, err := decodeObject(msg); err == nil {
+				if name, ok := m.get("model"); !ok || isNull(name) || string(name) == `""` {
+					m.set("model", []byte(strconv.Quote(s.model)))
+					obj.set("message", m.marshal())
+					changed = true
+				}
+			}
+		}
+	}
+	var data []byte
+	if changed {
+		data = obj.marshal()
+	} else {
+		var b bytes.Buffer
+		if json.Compact(&b, ev) != nil {
+			return nil, badStream("The upstream stream sent an event that is not JSON.")
+		}
+		data = b.Bytes()
+	}
+	out := []Event{{Type: typ, Data: data}}
+	switch typ {
+	case "message_start":
+		if !s.started {
+			s.started = true
+			out = append(out, ping)
+		}
+	case "message_stop":
+		s.done = true
+	}
+	return out, nil
+}
+
+// eventName reports whether an event type can go on an SSE event: line as it is: lowercase letters, digits
+// and underscores, as Anthropic names its events.
+func eventName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func badStream(msg string) *Error {
+	return &Error{Status: 200, Type: TypeAPI, Code: "ModelStreamErrorException", Message: msg}
+}
+
+// StreamEndedEarly is the error event for an upstream stream that ended without message_stop.
+func StreamEndedEarly() *Error {
+	return badStream("The upstream stream ended before message_stop; the answer is incomplete.")
+}
