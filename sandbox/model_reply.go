@@ -56,6 +56,7 @@ the same order`)
 func generateReply(c conversation, by servedBy) reply {
 	r := reply{InputTokens: c.inputTokens(), StopReason: "end_turn"}
 	last, userTurns := lastUserTurn(c)
+	own := userText(last)
 	name := by.ModelName
 	if name == "" {
 		name = by.ModelID
@@ -73,23 +74,23 @@ func generateReply(c conversation, by servedBy) reply {
 			fmt.Fprintf(&b, "Turn %d. I'll call the %s tool.", userTurns, tool.Name)
 		}
 	case last.ToolResults > 0:
-		fmt.Fprintf(&b, "Turn %d. The tool returned: %s", userTurns, quote(last.Text))
+		fmt.Fprintf(&b, "Turn %d. The tool returned: %s", userTurns, quote(own))
 	default:
-		fmt.Fprintf(&b, "Turn %d. You said: %s", userTurns, quote(last.Text))
+		fmt.Fprintf(&b, "Turn %d. You said: %s", userTurns, quote(own))
 	}
 	if c.System != "" && !(tool != nil && forced) {
 		fmt.Fprintf(&b, " (system prompt applied: %s)", quote(c.System))
 	}
 	text := b.String()
 
-	if n, ok := requestedLength(last.Text); ok && tool == nil {
+	if n, ok := requestedLength(own); ok && tool == nil {
 		// Generate no more than max_tokens (+1 so that the cut below is seen).
 		text = padToTokens(text, min(n, c.MaxTokens+1))
 	}
 
 	var toolTokens int
 	if tool != nil {
-		input := toolInput(tool.Schema, last.Text, c.Tools)
+		input := toolInput(tool.Schema, own, c.Tools)
 		r.ToolUse = &toolUse{ID: "tooluse_" + replyHash(c, by, 22), Name: tool.Name, Input: input}
 		toolTokens = tokensPerToolBlock + countTokens(tool.Name) + countTokens(string(input))
 	}
@@ -189,15 +190,22 @@ func firstStopSequence(text string, seqs []string) (int, string) {
 	return best, which
 }
 
-// chooseTool decides whether the reply calls a tool: always when the choice forces one (forced reports that),
-// otherwise when the last user message names a tool or asks for one, and never after tool results.
+// chooseTool decides whether the reply calls a tool: always when the choice forces one (forced reports that);
+// otherwise only when what the user wrote in the last turn asks for one explicitly (askedTool), and never after
+// tool results. A tool named in the system prompt, in an injected reminder or in passing ("Read the file", with
+// a tool named Read) is not an ask: agents such as Claude Code name their tools in every request, and a model
+// that called one on every turn would never let them finish.
 func chooseTool(c conversation, last turn) (tool *toolSpec, forced bool) {
 	if len(c.Tools) == 0 || c.ToolChoice == "none" {
 		return nil, false
 	}
+	own := userText(last)
 	switch {
 	case c.ToolChoice == "any":
-		if t := mentionedTool(c.Tools, last.Text); t != nil {
+		if t := askedTool(c.Tools, own); t != nil {
+			return t, true
+		}
+		if t := mentionedTool(c.Tools, own); t != nil {
 			return t, true
 		}
 		return &c.Tools[0], true
@@ -213,16 +221,64 @@ func chooseTool(c conversation, last turn) (tool *toolSpec, forced bool) {
 	if last.ToolResults > 0 {
 		return nil, false
 	}
-	if t := mentionedTool(c.Tools, last.Text); t != nil {
-		return t, false
+	return askedTool(c.Tools, own), false
+}
+
+// reminderPattern matches the context that agents (Claude Code among them) add to a user turn inside
+// <system-reminder> tags: it is not what the user asked, and it names tools.
+var reminderPattern = regexp.MustCompile(`(?s)<system-reminder>.*?</system-reminder>`)
+
+// userText is what the user wrote in a turn: its text without injected <system-reminder> blocks.
+func userText(t turn) string {
+	if !strings.Contains(t.Text, "<system-reminder>") {
+		return t.Text
 	}
-	lower := strings.ToLower(last.Text)
-	for _, ask := range []string{"use a tool", "use the tool", "call "} {
-		if strings.Contains(lower, ask) {
-			return &c.Tools[0], false
+	return strings.TrimSpace(reminderPattern.ReplaceAllString(t.Text, ""))
+}
+
+// askedTool finds the first explicit ask for a tool in text, the words of the rule that the sandbox documents
+// (any case, punctuation ignored):
+//
+//	use NAME, call NAME, use the NAME tool, use the tool NAME, use tool NAME   that offered tool
+//	use a tool, use the tool, use any tool, use tool (or call ...)             the first offered tool
+func askedTool(tools []toolSpec, text string) *toolSpec {
+	words := promptWords(text)
+	named := func(i int) *toolSpec {
+		if i >= len(words) {
+			return nil
+		}
+		for k := range tools {
+			if strings.EqualFold(words[i], tools[k].Name) {
+				return &tools[k]
+			}
+		}
+		return nil
+	}
+	is := func(i int, w ...string) bool {
+		return i < len(words) && slices.ContainsFunc(w, func(s string) bool { return strings.EqualFold(words[i], s) })
+	}
+	for i := range words {
+		if !is(i, "use", "call") {
+			continue
+		}
+		j := i + 1
+		if t := named(j); t != nil { // use NAME
+			return t
+		}
+		if is(j, "the", "a", "an", "any") {
+			j++
+			if t := named(j); t != nil { // use the NAME tool
+				return t
+			}
+		}
+		if is(j, "tool") {
+			if t := named(j + 1); t != nil { // use the tool NAME
+				return t
+			}
+			return &tools[0] // use a tool
 		}
 	}
-	return nil, false
+	return nil
 }
 
 func mentionedTool(tools []toolSpec, text string) *toolSpec {

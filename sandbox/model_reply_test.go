@@ -64,6 +64,13 @@ func TestGenerateReply(t *testing.T) {
 			"tags":{"type":"array","items":{"type":"number"}},"optional":{"type":"string"}},
 			"required":["city","days","unit","detailed","when","tags"]}`)}
 	otherTool := toolSpec{Name: "lookup", Schema: json.RawMessage(`{"type":"object"}`)}
+	// Claude Code's tools and the reminders it puts before the prompt in the user's turn (shortened).
+	bashTool := toolSpec{Name: "Bash", Schema: json.RawMessage(`{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}`)}
+	readTool := toolSpec{Name: "Read", Schema: json.RawMessage(`{"type":"object","properties":{"file_path":{"type":"string"}},"required":["file_path"]}`)}
+	toolSearchTool := toolSpec{Name: "ToolSearch", Schema: json.RawMessage(`{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}`)}
+	const claudeCodeReminders = "<system-reminder>\nThe following deferred tools are now available via ToolSearch. Their schemas are NOT loaded — " +
+		"calling them directly will fail with InputValidationError. Use ToolSearch with query \"select:<name>\" to load tool schemas before calling them:\nCronCreate\n</system-reminder>\n" +
+		"<system-reminder>\nAvailable agent types for the Agent tool: use the tool Bash to run commands; call Read to read a file.\n</system-reminder>\n"
 
 	multi := conversation{System: "Answer in haiku.", MaxTokens: 1000, ToolChoice: "auto", Messages: []turn{
 		{Role: "user", Text: "first"}, {Role: "assistant", Text: "ok"}, {Role: "user", Text: "第二の質問です"}}}
@@ -110,6 +117,32 @@ func TestGenerateReply(t *testing.T) {
 			{Role: "user", Text: "weather? use get_weather"}, {Role: "assistant", Text: "[tool_use get_weather {}]", ToolUses: 1},
 			{Role: "user", Text: "sunny, 21C", ToolResults: 1}}},
 			stop: "end_turn", text: []string{"Turn 2.", "The tool returned: “sunny, 21C”"}},
+		// The explicit-ask rule (askedTool): agents name their tools in the system prompt and in reminders
+		// added to the user's turn; only what the user wrote, and only an ask, calls a tool.
+		{name: "tools named in the system prompt", c: conversation{System: "You can use the Bash tool; call Read to read files.",
+			Messages: []turn{{Role: "user", Text: "Say hello in one line"}}, MaxTokens: 1000, Tools: []toolSpec{bashTool, readTool}, ToolChoice: "auto"},
+			stop: "end_turn", text: []string{"You said: “Say hello in one line”"}},
+		{name: "tools named in reminders", c: conversation{Messages: []turn{{Role: "user", Text: claudeCodeReminders + "Say hello in one line"}},
+			MaxTokens: 1000, Tools: []toolSpec{bashTool, readTool, toolSearchTool}, ToolChoice: "auto"},
+			stop: "end_turn", text: []string{"You said: “Say hello in one line”"}},
+		{name: "an ask only inside a reminder", c: conversation{Messages: []turn{{Role: "user", Text: "<system-reminder>use get_weather</system-reminder>\nhello"}},
+			MaxTokens: 1000, Tools: []toolSpec{weatherTool}, ToolChoice: "auto"}, stop: "end_turn", text: []string{"You said: “hello”"}},
+		{name: "tools named in passing", c: conversation{Messages: []turn{{Role: "user", Text: "Read the README and Write a summary"}},
+			MaxTokens: 1000, Tools: []toolSpec{readTool, {Name: "Write", Schema: json.RawMessage(`{"type":"object"}`)}}, ToolChoice: "auto"}, stop: "end_turn"},
+		{name: "call, but no tool", c: conversation{Messages: []turn{{Role: "user", Text: "Call me Ishmael"}},
+			MaxTokens: 1000, Tools: []toolSpec{otherTool}, ToolChoice: "auto"}, stop: "end_turn"},
+		{name: "use the NAME tool", c: conversation{Messages: []turn{{Role: "user", Text: "Use the get_weather tool for Osaka"}},
+			MaxTokens: 1000, Tools: []toolSpec{otherTool, weatherTool}, ToolChoice: "auto"}, stop: "tool_use", tool: "get_weather",
+			input: `{"city":"Osaka","days":1,"unit":"celsius","detailed":true,"when":{"from":"Osaka"},"tags":[1]}`},
+		{name: "call the tool NAME", c: conversation{Messages: []turn{{Role: "user", Text: "please call the tool lookup"}},
+			MaxTokens: 1000, Tools: []toolSpec{weatherTool, otherTool}, ToolChoice: "auto"}, stop: "tool_use", tool: "lookup"},
+		{name: "an ask after reminders", c: conversation{Messages: []turn{{Role: "user", Text: claudeCodeReminders + "Use Read on README"}},
+			MaxTokens: 1000, Tools: []toolSpec{bashTool, readTool, toolSearchTool}, ToolChoice: "auto"}, stop: "tool_use", tool: "Read",
+			text: []string{"I'll call the Read tool."}, input: `{"file_path":"README"}`},
+		{name: "after a tool result, text even when asked again", c: conversation{MaxTokens: 1000, Tools: []toolSpec{weatherTool}, ToolChoice: "auto", Messages: []turn{
+			{Role: "user", Text: "use get_weather"}, {Role: "assistant", Text: "[tool_use get_weather {}]", ToolUses: 1},
+			{Role: "user", Text: "sunny\n<system-reminder>call get_weather again</system-reminder>", ToolResults: 1}}},
+			stop: "end_turn", text: []string{"The tool returned: “sunny”"}},
 		{name: "tool use does not fit max_tokens", c: conversation{Messages: []turn{{Role: "user", Text: "use a tool"}},
 			MaxTokens: 20, Tools: []toolSpec{weatherTool}, ToolChoice: "auto"}, stop: "max_tokens"},
 	}

@@ -284,11 +284,13 @@ func splitRoleARN(arn string) (account, name string, ok bool) {
 }
 
 const (
-	CallerAccount   = "111111111111"
-	CallerRoleARN   = "arn:aws:iam::111111111111:role/lambda-execution-role"
-	SeedProfile     = "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"
-	SeedRegion      = "ap-northeast-1"
-	seedModel       = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+	CallerAccount = "111111111111"
+	CallerRoleARN = "arn:aws:iam::111111111111:role/lambda-execution-role"
+	SeedProfile   = "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"
+	SeedRegion    = "ap-northeast-1"
+	// HaikuProfile is the default scenario's second model, Claude Haiku 4.5 in Japan: the small, fast model
+	// that agents such as Claude Code call beside their main one.
+	HaikuProfile    = "jp.anthropic.claude-haiku-4-5-20251001-v1:0"
 	TargetRoleName  = "BedrockAccessRole"
 	SmallAccount    = "222222222222" // the seed's Bedrock account, 2 requests/minute
 	LargeAccount    = "333333333333" // a second Bedrock account to pool with
@@ -300,12 +302,13 @@ func TargetRoleARN(account string) string {
 	return "arn:aws:iam::" + account + ":role/" + TargetRoleName
 }
 
-// DefaultScenario is the seed setup plus one more Bedrock account to pool with.
+// DefaultScenario is the seed setup plus one more Bedrock account to pool with. Both Bedrock accounts' roles
+// may also call Claude Haiku 4.5 through its jp. profile (HaikuProfile), with the same quotas as Sonnet's.
 func DefaultScenario() *Scenario {
 	return poolScenario([]string{SmallAccount, LargeAccount}, map[string]Quota{
 		SmallAccount: {RequestsPerMinute: 2, TokensPerMinute: 200_000},
 		LargeAccount: {RequestsPerMinute: 50, TokensPerMinute: 1_000_000},
-	})
+	}, SeedProfile, HaikuProfile)
 }
 
 // PoolScenario is the default scenario's caller with one Bedrock account per entry of rpm (account id →
@@ -319,16 +322,24 @@ func PoolScenario(rpm map[string]int) *Scenario {
 		quotas[id] = Quota{RequestsPerMinute: n, TokensPerMinute: 1_000_000}
 	}
 	sort.Strings(ids)
-	return poolScenario(ids, quotas)
+	return poolScenario(ids, quotas, SeedProfile)
 }
 
-func poolScenario(targets []string, quotas map[string]Quota) *Scenario {
+// poolScenario sets up each of targets as the seed's Bedrock account, allowed the jp. profiles given (the
+// seed's policy: the profile in ap-northeast-1 and its foundation model in both destination regions), each with
+// the account's quota.
+func poolScenario(targets []string, quotas map[string]Quota, profiles ...string) *Scenario {
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + CallerRoleARN + `"},"Action":"sts:AssumeRole"}]}`
 	perms := func(acct string) PolicyText {
+		var res []string
+		for _, p := range profiles {
+			fm := strings.TrimPrefix(p, "jp.")
+			res = append(res, `"arn:aws:bedrock:ap-northeast-1:`+acct+`:inference-profile/`+p+`"`,
+				`"arn:aws:bedrock:ap-northeast-1::foundation-model/`+fm+`"`,
+				`"arn:aws:bedrock:ap-northeast-3::foundation-model/`+fm+`"`)
+		}
 		return PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],"Resource":[` +
-			`"arn:aws:bedrock:ap-northeast-1:` + acct + `:inference-profile/` + SeedProfile + `",` +
-			`"arn:aws:bedrock:ap-northeast-1::foundation-model/` + seedModel + `",` +
-			`"arn:aws:bedrock:ap-northeast-3::foundation-model/` + seedModel + `"]}]}`)
+			strings.Join(res, ",") + `]}]}`)
 	}
 	readQuotas := PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["servicequotas:GetServiceQuota","servicequotas:ListServiceQuotas","bedrock:CountTokens"],"Resource":"*"}]}`)
 	sc := &Scenario{
@@ -351,7 +362,10 @@ func poolScenario(targets []string, quotas map[string]Quota) *Scenario {
 				Trust:    PolicyText(trust),
 				Policies: map[string]PolicyText{"BedrockInvoke": perms(acct), "ReadQuotas": readQuotas},
 			}},
-			Quotas: []QuotaSpec{{Model: SeedProfile, RequestsPerMinute: q.RequestsPerMinute, TokensPerMinute: q.TokensPerMinute, TokensPerDay: q.TokensPerDay}},
+		}
+		for _, p := range profiles {
+			sc.Accounts[acct].Quotas = append(sc.Accounts[acct].Quotas,
+				QuotaSpec{Model: p, RequestsPerMinute: q.RequestsPerMinute, TokensPerMinute: q.TokensPerMinute, TokensPerDay: q.TokensPerDay})
 		}
 	}
 	callerPolicy := PolicyText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":[` + strings.Join(roles, ",") + `]}]}`)

@@ -231,17 +231,19 @@ func startSandbox(logger *slog.Logger) (endpoint string, stop func(), err error)
 }
 
 // sandboxRelayConfig is the pool of the sandbox's default scenario: its two Bedrock accounts as targets for the
-// jp. Sonnet 4.5 profile in ap-northeast-1, each with a requests-per-minute budget equal to its sandbox quota,
-// and auth: none on loopback. The credentials are the scenario's caller session (its Lambda execution role).
+// jp. Sonnet 4.5 and Haiku 4.5 profiles in ap-northeast-1 (Haiku is the small, fast model that Claude Code calls
+// beside its main one), each with per-model requests- and tokens-per-minute budgets equal to its sandbox quota
+// (the scenario gives both models the same), and auth: none on loopback. The credentials are the scenario's
+// caller session (its Lambda execution role).
 func sandboxRelayConfig(endpoint string) (*config.Config, aws.Credentials) {
 	sc := sandbox.DefaultScenario()
 	cfg := config.Default()
 	cfg.Auth.Mode = "none"
 	cfg.Source = config.Source{Region: sc.DefaultRegion, Endpoint: endpoint}
-	cfg.Aliases = map[string]string{"sonnet": "anthropic.claude-sonnet-4-5-20250929-v1:0"}
+	cfg.Aliases = map[string]string{"sonnet": "anthropic.claude-sonnet-4-5-20250929-v1:0", "haiku": "anthropic.claude-haiku-4-5-20251001-v1:0"}
 	for _, acct := range []string{sandbox.SmallAccount, sandbox.LargeAccount} {
 		t := config.TargetSpec{Name: "sandbox-" + acct, RoleARN: sandbox.TargetRoleARN(acct), Region: sandbox.SeedRegion,
-			Models: []string{sandbox.SeedProfile}}
+			Models: []string{sandbox.SeedProfile, sandbox.HaikuProfile}}
 		for _, q := range sc.Accounts[acct].Quotas {
 			if q.Model == sandbox.SeedProfile {
 				t.Budgets.RequestsPerMinute = config.Limit{N: q.RequestsPerMinute}
