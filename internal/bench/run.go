@@ -45,7 +45,7 @@ type settings struct {
 	relayEnv   []string // extra environment for the relay process (GOGC, GOMEMLIMIT experiments)
 	phases     map[string]bool
 	phasesArg  string // -phases as given, for the report's command line
-	words      int // answer tokens at zero model latency
+	words      int    // answer tokens at zero model latency
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
