@@ -74,7 +74,9 @@ func TestCompat(t *testing.T) {
 			}
 		}
 	}
-	// Every Anthropic model serves bedrock-2023-05-31; only Claude 4.7 serves 2026-10-21.
+	// Every Anthropic model serves bedrock-2023-05-31; only Claude 4.7 and later serve 2026-10-21.
+	newer := map[string]bool{"anthropic.claude-opus-4-7": true, "anthropic.claude-opus-4-8": true, "anthropic.claude-opus-5": true,
+		"anthropic.claude-opus-5-5": true, "anthropic.claude-sonnet-5": true, "anthropic.claude-sonnet-5-5": true, "anthropic.claude-haiku-5-5": true}
 	for _, m := range c.Models {
 		cp, ok := c.Compat(m.ID)
 		if !ok {
@@ -83,7 +85,7 @@ func TestCompat(t *testing.T) {
 		if !cp.AcceptsVersion("bedrock-2023-05-31") {
 			t.Errorf("%s does not accept bedrock-2023-05-31", m.ID)
 		}
-		if cp.AcceptsVersion("2026-10-21") != (m.ID == "anthropic.claude-opus-4-7") {
+		if cp.AcceptsVersion("2026-10-21") != newer[m.ID] {
 			t.Errorf("%s: accepts 2026-10-21 = %v", m.ID, cp.AcceptsVersion("2026-10-21"))
 		}
 	}
@@ -126,14 +128,14 @@ func TestCompatTableErrors(t *testing.T) {
 
 func TestWith(t *testing.T) {
 	base := Default()
-	next := Model{ID: "anthropic.claude-opus-4-8", Name: "Claude Opus 4.8", Provider: "anthropic", Family: FamilyAnthropic,
+	next := Model{ID: "anthropic.claude-opus-9-9", Name: "Claude Opus 9.9", Provider: "anthropic", Family: FamilyAnthropic,
 		OutputBurndown: 5, MaxOutputTokens: 128000, Profiles: map[string][]string{"us": nil, "global": nil},
 		AnthropicVersions: []string{"2026-10-21"}, AnthropicBetas: []string{"interleaved-thinking-2025-05-14"}}
 	c, err := base.With([]Model{next})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.Profile("us.anthropic.claude-opus-4-8")
+	p, err := c.Profile("us.anthropic.claude-opus-9-9")
 	if err != nil {
 		t.Fatalf("the added model's profile: %v", err)
 	}

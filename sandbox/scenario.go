@@ -290,7 +290,10 @@ const (
 	SeedRegion    = "ap-northeast-1"
 	// HaikuProfile is the default scenario's second model, Claude Haiku 4.5 in Japan: the small, fast model
 	// that agents such as Claude Code call beside their main one.
-	HaikuProfile    = "jp.anthropic.claude-haiku-4-5-20251001-v1:0"
+	HaikuProfile = "jp.anthropic.claude-haiku-4-5-20251001-v1:0"
+	// OpusProfile is the default scenario's third model, Claude Opus 5.5 in Japan: Claude Code 2.1.333's
+	// default main model, so that it runs against `serve --sandbox` with no model named.
+	OpusProfile     = "jp.anthropic.claude-opus-5-5"
 	TargetRoleName  = "BedrockAccessRole"
 	SmallAccount    = "222222222222" // the seed's Bedrock account, 2 requests/minute
 	LargeAccount    = "333333333333" // a second Bedrock account to pool with
@@ -303,12 +306,13 @@ func TargetRoleARN(account string) string {
 }
 
 // DefaultScenario is the seed setup plus one more Bedrock account to pool with. Both Bedrock accounts' roles
-// may also call Claude Haiku 4.5 through its jp. profile (HaikuProfile), with the same quotas as Sonnet's.
+// may also call Claude Haiku 4.5 (HaikuProfile) and Claude Opus 5.5 (OpusProfile) through their jp. profiles,
+// with the same quotas as Sonnet's.
 func DefaultScenario() *Scenario {
 	return poolScenario([]string{SmallAccount, LargeAccount}, map[string]Quota{
 		SmallAccount: {RequestsPerMinute: 2, TokensPerMinute: 200_000},
 		LargeAccount: {RequestsPerMinute: 50, TokensPerMinute: 1_000_000},
-	}, SeedProfile, HaikuProfile)
+	}, SeedProfile, HaikuProfile, OpusProfile)
 }
 
 // PoolScenario is the default scenario's caller with one Bedrock account per entry of rpm (account id →

@@ -76,6 +76,10 @@ type claudeCodeMode struct {
 	probe func(proxiedRequest) bool
 	// listsModels: in this mode Claude Code starts by listing the Bedrock inference profiles.
 	listsModels bool
+	// refusals is how many model calls may be refused (400) before one succeeds: with its default Opus 5.5,
+	// Claude Code first sends a mid-conversation message of role "system", which the sandbox (as Bedrock for
+	// the models it documents) refuses, and then retries without it.
+	refusals int
 }
 
 // bedrockMode is Claude Code's Bedrock mode against the relay at endpoint, with auth the variables that
@@ -117,6 +121,22 @@ func toolRoundTrip(m claudeCodeMode) claudeCodeMode {
 	return m
 }
 
+// defaults is mode with no model named: Claude Code picks its own (2.1.333: Opus 5.5 as the main model), which
+// serve --sandbox serves, so nothing but the endpoint and the credentials is configured.
+func defaults(m claudeCodeMode) claudeCodeMode {
+	m.name += " default models"
+	var env []string
+	for _, kv := range m.env {
+		if !strings.HasPrefix(kv, "ANTHROPIC_MODEL=") && !strings.HasPrefix(kv, "ANTHROPIC_DEFAULT_") && !strings.HasPrefix(kv, "ANTHROPIC_SMALL_FAST_MODEL=") {
+			env = append(env, kv)
+		}
+	}
+	m.env = env
+	m.model = "Claude Opus 5.5"
+	m.refusals = 1
+	return m
+}
+
 // smallFast is mode with Claude Code's small, fast model (Haiku 4.5) as its main one.
 func smallFast(m claudeCodeMode) claudeCodeMode {
 	m.name += " small fast model"
@@ -140,7 +160,8 @@ func TestClaudeCode(t *testing.T) {
 	// auth: none takes any key.
 	bedrock := bedrockMode("bedrock", endpoint, "CLAUDE_CODE_SKIP_BEDROCK_AUTH=1")
 	anthropic := anthropicMode("anthropic", endpoint, "ANTHROPIC_API_KEY=brk-any-key-under-auth-none")
-	for _, mode := range []claudeCodeMode{bedrock, smallFast(bedrock), toolRoundTrip(bedrock), anthropic, smallFast(anthropic), toolRoundTrip(anthropic)} {
+	for _, mode := range []claudeCodeMode{bedrock, defaults(bedrock), smallFast(bedrock), toolRoundTrip(bedrock),
+		anthropic, defaults(anthropic), smallFast(anthropic), toolRoundTrip(anthropic)} {
 		t.Run(mode.name, func(t *testing.T) { runClaudeCodeMode(t, ns, claude, rec, relayLog, mode) })
 	}
 }
@@ -226,7 +247,7 @@ func runClaudeCodeMode(t *testing.T, ns *isolatedNet, claude string, rec *reques
 		return fmt.Sprintf("claude stdout:\n%s\nclaude stderr:\n%s\nrequests to the relay:\n%s\nrelay log (last 4 KiB):\n%s",
 			stdout, stderr, strings.Join(lines, "\n"), tail(relayLog.String(), 4096))
 	}
-	calls, probes, listed := 0, 0, false
+	calls, probes, listed, refused := 0, 0, false, 0
 	for _, r := range reqs {
 		if mode.probe != nil && mode.probe(r) {
 			probes++
@@ -234,7 +255,11 @@ func runClaudeCodeMode(t *testing.T, ns *isolatedNet, claude string, rec *reques
 		if mode.modelCall(r) {
 			calls++
 			if mode.model != "" && r.Status != http.StatusOK {
-				t.Errorf("model call %s: want 200", r)
+				if r.Status == http.StatusBadRequest && refused < mode.refusals {
+					refused++
+				} else {
+					t.Errorf("model call %s: want 200\n%s", r, report())
+				}
 			}
 		}
 		if r.Method == "GET" && strings.HasPrefix(r.Path, "/inference-profiles") && r.Status == http.StatusOK {

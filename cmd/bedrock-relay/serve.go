@@ -231,8 +231,8 @@ func startSandbox(logger *slog.Logger) (endpoint string, stop func(), err error)
 }
 
 // sandboxRelayConfig is the pool of the sandbox's default scenario: its two Bedrock accounts as targets for the
-// jp. Sonnet 4.5 and Haiku 4.5 profiles in ap-northeast-1 (Haiku is the small, fast model that Claude Code calls
-// beside its main one), each with per-model requests- and tokens-per-minute budgets equal to its sandbox quota
+// jp. Sonnet 4.5, Haiku 4.5 and Opus 5.5 profiles in ap-northeast-1 (Opus 5.5 is Claude Code 2.1.333's default
+// main model, Haiku the small, fast model it calls beside it), each with per-model requests- and tokens-per-minute budgets equal to its sandbox quota
 // (the scenario gives both models the same), and auth: none on loopback. The credentials are the scenario's
 // caller session (its Lambda execution role).
 func sandboxRelayConfig(endpoint string) (*config.Config, aws.Credentials) {
@@ -240,10 +240,11 @@ func sandboxRelayConfig(endpoint string) (*config.Config, aws.Credentials) {
 	cfg := config.Default()
 	cfg.Auth.Mode = "none"
 	cfg.Source = config.Source{Region: sc.DefaultRegion, Endpoint: endpoint}
-	cfg.Aliases = map[string]string{"sonnet": "anthropic.claude-sonnet-4-5-20250929-v1:0", "haiku": "anthropic.claude-haiku-4-5-20251001-v1:0"}
+	cfg.Aliases = map[string]string{"sonnet": "anthropic.claude-sonnet-4-5-20250929-v1:0", "haiku": "anthropic.claude-haiku-4-5-20251001-v1:0",
+		"opus": "anthropic.claude-opus-5-5"}
 	for _, acct := range []string{sandbox.SmallAccount, sandbox.LargeAccount} {
 		t := config.TargetSpec{Name: "sandbox-" + acct, RoleARN: sandbox.TargetRoleARN(acct), Region: sandbox.SeedRegion,
-			Models: []string{sandbox.SeedProfile, sandbox.HaikuProfile}}
+			Models: []string{sandbox.SeedProfile, sandbox.HaikuProfile, sandbox.OpusProfile}}
 		for _, q := range sc.Accounts[acct].Quotas {
 			if q.Model == sandbox.SeedProfile {
 				t.Budgets.RequestsPerMinute = config.Limit{N: q.RequestsPerMinute}
