@@ -152,7 +152,7 @@ func smallFast(m claudeCodeMode) claudeCodeMode {
 // machine, and whatever it tries fails at once.
 func TestClaudeCode(t *testing.T) {
 	claude, ns := needClaudeCode(t)
-	endpoint, _, relayLog, _ := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", ""}, noEnv)
+	endpoint, _, relayLog, _ := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, noEnv)
 	rec, err := ns.proxy(endpoint)
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func TestJSClientDefaultHandlerOverPlainHTTP(t *testing.T) {
 	needJSTool(t, err == nil, "node")
 	_, err = os.Stat("../../sandbox/clients/node_modules/@aws-sdk/client-bedrock-runtime")
 	needJSTool(t, err == nil, "sandbox/clients/node_modules (.ci/install-js-deps)")
-	endpoint, _, stderr, _ := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", ""}, noEnv)
+	endpoint, _, stderr, _ := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, noEnv)
 	cmd := exec.Command("node", "../../sandbox/clients/relay_js_check.mjs")
 	// No AWS_BEARER_TOKEN_BEDROCK at all: set, even empty, it switches the SDK to bearer auth.
 	for _, kv := range os.Environ() {

@@ -41,7 +41,7 @@ func TestServeLogFormat(t *testing.T) {
 			t.Errorf("serve %v: exit %d, want 2", bad, code)
 		}
 	}
-	_, _, stderr, stop := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", "", "--log-format", "text"}, noEnv)
+	_, _, stderr, stop := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "text"}, noEnv)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
