@@ -563,7 +563,8 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]b
 		// Equal headroom: rotate so ties spread.
 		return (uint64(list[i].idx)+rot)%uint64(len(cands)) < (uint64(list[j].idx)+rot)%uint64(len(cands))
 	})
-	ex := &ExhaustedError{Model: fm, Setup: true, none: len(list) == 0, faultOnly: len(list) > 0}
+	// Built on the refusal path only: a success allocates no error.
+	setup, faultOnly := true, len(list) > 0
 	var earliest time.Duration = -1
 	for _, c := range list {
 		key := ratelimit.Key{Target: c.t.Name, Model: fm}
@@ -574,10 +575,10 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]b
 		var le *ratelimit.LimitError
 		if errors.As(err, &le) {
 			if le.Cause != ratelimit.CauseSetup {
-				ex.Setup = false
+				setup = false
 			}
 			if le.Cause != ratelimit.CauseFault {
-				ex.faultOnly = false
+				faultOnly = false
 			}
 			if earliest < 0 || le.RetryAfter < earliest {
 				earliest = le.RetryAfter
@@ -587,8 +588,7 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]b
 	if earliest < 0 {
 		earliest = 0
 	}
-	ex.RetryAfter = earliest
-	return nil, ratelimit.Reservation{}, ex
+	return nil, ratelimit.Reservation{}, &ExhaustedError{Model: fm, Setup: setup, none: len(list) == 0, faultOnly: faultOnly, RetryAfter: earliest}
 }
 
 func (r *Router) try(ctx context.Context, t *Member, called string, body []byte, req *Request, stream bool) (*Result, error) {

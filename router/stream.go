@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,8 @@ type Stream struct {
 	idle    *time.Timer
 	idleFor time.Duration
 	stalled atomic.Bool
+	frames  atomic.Uint64 // frames read, which the idle timer compares between its runs
+	seen    uint64        // the count at the idle timer's last run (read and written by the timer only)
 }
 
 // Header is the upstream response header (Content-Type, x-amzn-RequestId, X-Amzn-Bedrock-Content-Type).
@@ -77,9 +80,7 @@ func (s *Stream) Next() ([]byte, error) {
 	if s.done {
 		return nil, io.EOF
 	}
-	if s.idle != nil {
-		s.idle.Reset(s.idleFor)
-	}
+	s.frames.Add(1)
 	frame, err := s.readFrame()
 	if err == io.EOF && !s.terminated() {
 		err = errEndedEarly
@@ -156,14 +157,24 @@ func (s *Stream) terminated() bool {
 	return s.meta
 }
 
-// watchIdle ends the stream when the upstream sends nothing for d: the timer closes the upstream body, which
-// ends the read under way with an error that Next reports as a stall.
+// watchIdle ends the stream when the upstream sends nothing for d: every d the timer looks whether a frame
+// came since its last look, and if none did it closes the upstream body, which ends the read under way with
+// an error that Next reports as a stall. A stall is so noticed between d and 2d after the last frame, and a
+// frame costs an atomic increment rather than a timer reset.
 func (s *Stream) watchIdle(d time.Duration) {
 	s.idleFor = d
-	s.idle = time.AfterFunc(d, func() {
+	s.seen = s.frames.Load()
+	// Armed only once s.idle is set (Reset below), since the function re-arms it through s.idle.
+	s.idle = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+		if n := s.frames.Load(); n != s.seen {
+			s.seen = n
+			s.idle.Reset(d)
+			return
+		}
 		s.stalled.Store(true)
 		s.resp.Body.Close()
 	})
+	s.idle.Reset(d)
 }
 
 func (s *Stream) readFrame() ([]byte, error) {

@@ -155,6 +155,9 @@ var passHeaders = []string{"Content-Type", "Accept", "X-Amzn-Bedrock-Accept", "X
 func (c *Client) Do(ctx context.Context, r *Request) (*http.Response, error) {
 	start := c.now()
 	resp, err := c.do(ctx, r)
+	if err == nil {
+		return resp, nil
+	}
 	var ue *Error
 	if errors.As(err, &ue) && staleCredentials(ue.Code) {
 		switch cache := c.creds.(type) {

@@ -138,12 +138,14 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) 
 	} else {
 		body, err = io.ReadAll(&heldReader{r: http.MaxBytesReader(w, r.Body, max), h: h, x: x})
 	}
+	if err == nil {
+		x.bodyRead = true
+		return body, nil
+	}
+	// Declared only on the error path: errors.As takes their addresses, which moves them to the heap.
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
-	case err == nil:
-		x.bodyRead = true
-		return body, nil
 	case errors.As(err, &mbe):
 		return nil, &bodyError{tooLarge: true, max: max}
 	case errors.Is(err, errBodiesFull):
