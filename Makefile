@@ -12,7 +12,7 @@ deps:
 vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	@untidy=$$($(GO) mod tidy -diff 2>&1); if [ -n "$$untidy" ]; then echo "go.mod / go.sum are not tidy (run go mod tidy):"; echo "$$untidy"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod / go.sum are not tidy: run go mod tidy (the diff is above)"; exit 1; }
 
 demo:
 	$(GO) run ./cmd/bedrock-relay demo
