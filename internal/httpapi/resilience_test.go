@@ -270,3 +270,25 @@ func TestReadyzFollowsTheTargets(t *testing.T) {
 		t.Errorf("draining: %d %s, want 503 draining", s, b)
 	}
 }
+
+// A body of unknown length (chunked) is counted against the cap as it arrives, and refused alike.
+func TestChunkedBodyOverTheCap(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Server.MaxBodyBytesInFlight = 110 })
+	// A reader with no length makes the client send the body chunked.
+	body := io.MultiReader(strings.NewReader(invokeReq))
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/model/"+sandbox.SeedProfile+"/invoke", body)
+	req.Header.Set("Authorization", "Bearer "+keyAll)
+	req.Header.Set("Content-Type", "application/json")
+	if req.ContentLength > 0 {
+		t.Fatalf("the request has a Content-Length (%d); the test needs a chunked body", req.ContentLength)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || resp.Header.Get("X-Amzn-Errortype") != "ServiceUnavailableException" {
+		t.Errorf("a chunked body over the cap: got %d %v %s, want 503 ServiceUnavailableException with Retry-After", resp.StatusCode, resp.Header, b)
+	}
+}
