@@ -275,16 +275,6 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		fail(perr)
 		return
 	}
-	if op.name == "CountTokens" {
-		rec.Outcome = "ok"
-		rec.InputTokens = conv.inputTokens()
-		s.record(rec)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("x-amzn-RequestId", c.ID)
-		w.Write(countTokensResponseBody(conv.inputTokens()))
-		return
-	}
-
 	fault := s.takeFault(faultBedrock, op.name, p.Account, c.Region, ref.ID, res.Model.ID, op.stream)
 	if fault != nil && fault.delay() > 0 {
 		if !sleepCtx(r.Context(), fault.delay()) {
@@ -299,6 +289,16 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 	}
 	if fault != nil && fault.Code != "" && fault.AfterEvents == 0 {
 		fail(fault.answer())
+		return
+	}
+
+	if op.name == "CountTokens" {
+		rec.Outcome = "ok"
+		rec.InputTokens = conv.inputTokens()
+		s.record(rec)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-amzn-RequestId", c.ID)
+		w.Write(countTokensResponseBody(conv.inputTokens()))
 		return
 	}
 

@@ -77,9 +77,9 @@ const (
 	faultSTS     = "sts"
 )
 
-// Operations faults apply to, by service. CountTokens invokes no model and is never faulted.
+// Operations faults apply to, by service.
 var faultOperations = map[string][]string{
-	faultBedrock: {"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"},
+	faultBedrock: {"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream", "CountTokens"},
 	faultSTS:     {"AssumeRole", "GetCallerIdentity"},
 }
 

@@ -647,7 +647,6 @@ func TestFaultValidation(t *testing.T) {
 		{"STS model", sandbox.Fault{Service: "sts", Code: "Throttling", Model: sandbox.SeedProfile}, `{"service":"sts","code":"Throttling","model":"x"}`, []string{"STS requests name no model"}},
 		{"STS operation", sandbox.Fault{Service: "sts", Code: "Throttling", Operation: "Converse"}, `{"service":"sts","code":"Throttling","operation":"Converse"}`, []string{"sts faults apply to AssumeRole, GetCallerIdentity"}},
 		{"Bedrock operation", sandbox.Fault{Code: "ThrottlingException", Operation: "AssumeRole"}, `{"code":"ThrottlingException","operation":"AssumeRole"}`, []string{"bedrock faults apply to InvokeModel"}},
-		{"CountTokens", sandbox.Fault{Code: "ThrottlingException", Operation: "CountTokens"}, `{"code":"ThrottlingException","operation":"CountTokens"}`, []string{"bedrock faults apply to"}},
 		{"drop before an answer with a code", sandbox.Fault{Drop: true, Code: "InternalServerException"}, `{"drop":true,"code":"InternalServerException"}`, []string{"drop without after_events", "never sent"}},
 		{"after_events on a non-stream", sandbox.Fault{Code: "ModelStreamErrorException", AfterEvents: 2, Operation: "InvokeModel"}, `{"code":"ModelStreamErrorException","after_events":2,"operation":"InvokeModel"}`, []string{"not a stream"}},
 		{"count and rate", sandbox.Fault{Code: "ThrottlingException", Count: 2, Rate: 0.5}, `{"code":"ThrottlingException","count":2,"rate":0.5}`, []string{"count and rate are alternatives"}},

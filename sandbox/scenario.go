@@ -59,6 +59,8 @@ type AccountSpec struct {
 	ModelAccess []string `yaml:"model_access" json:"model_access"`
 	// Quotas of the account. Unlisted models get DefaultQuota.
 	Quotas []QuotaSpec `yaml:"quotas" json:"quotas"`
+	// Guardrails of the account (see GuardrailSpec).
+	Guardrails []GuardrailSpec `yaml:"guardrails" json:"guardrails"`
 }
 
 // RoleSpec is an IAM role.
@@ -175,6 +177,9 @@ var (
 	accountIDRe = regexp.MustCompile(`^\d{12}$`)
 	roleNameRe  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	regionRe    = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$`)
+	// Guardrail ids and versions, as Bedrock's model gives their patterns.
+	guardrailIDRe      = regexp.MustCompile(`^[a-z0-9]{1,64}$`)
+	guardrailVersionRe = regexp.MustCompile(`^(DRAFT|[1-9][0-9]{0,7})$`)
 )
 
 // Validate reports every problem of the scenario at once.
@@ -242,6 +247,29 @@ func (sc *Scenario) Validate() error {
 			}
 			if q.RequestsPerMinute < 0 || q.TokensPerMinute < 0 || q.TokensPerDay < 0 {
 				add("accounts.%s.quotas[%d]: quotas are >= 0 (0 = unlimited)", id, i)
+			}
+		}
+		seen := map[string]bool{}
+		for i, g := range a.Guardrails {
+			if !guardrailIDRe.MatchString(g.ID) {
+				add("accounts.%s.guardrails[%d].id %q: a guardrail id is 1-64 of [a-z0-9]", id, i, g.ID)
+			}
+			if seen[g.ID] {
+				add("accounts.%s.guardrails[%d].id %q: declared twice", id, i, g.ID)
+			}
+			seen[g.ID] = true
+			for _, v := range g.Versions {
+				if !guardrailVersionRe.MatchString(v) {
+					add("accounts.%s.guardrails[%d].versions: %q is not DRAFT or a version number", id, i, v)
+				}
+			}
+			for _, r := range g.Regions {
+				if !regionRe.MatchString(r) {
+					add("accounts.%s.guardrails[%d].regions: %q is not a region name", id, i, r)
+				}
+			}
+			if len(g.BlockedWords) == 0 {
+				add("accounts.%s.guardrails[%d].blocked_words: a guardrail needs at least one word to block", id, i)
 			}
 		}
 	}

@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+)
+
+// GuardrailSpec is a Bedrock guardrail of an account, as a scenario declares it. The sandbox's guardrails have
+// one policy: a word list. A text that contains one of the words (case-insensitively, as a whole word) is
+// blocked, and the guardrail answers with its blocked message instead of the model's text.
+type GuardrailSpec struct {
+	// ID is the guardrail's id (guardrailIdentifier, or the last part of its ARN
+	// arn:aws:bedrock:REGION:ACCOUNT:guardrail/ID).
+	ID string `yaml:"id" json:"id"`
+	// Name is its name (shown in traces); default the id.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Versions it has: "DRAFT" and numbered versions ("1", "2"). Empty means DRAFT and 1.
+	Versions []string `yaml:"versions,omitempty" json:"versions,omitempty"`
+	// Regions it exists in; empty means every region.
+	Regions []string `yaml:"regions,omitempty" json:"regions,omitempty"`
+	// BlockedWords trigger an intervention (the word policy's custom words).
+	BlockedWords []string `yaml:"blocked_words" json:"blocked_words"`
+	// BlockedInputMessage and BlockedOutputMessage replace a blocked prompt's or answer's text.
+	BlockedInputMessage  string `yaml:"blocked_input_message,omitempty" json:"blocked_input_message,omitempty"`
+	BlockedOutputMessage string `yaml:"blocked_output_message,omitempty" json:"blocked_output_message,omitempty"`
+}
+
+const (
+	defaultBlockedInput  = "Sorry, the model cannot answer this question."
+	defaultBlockedOutput = "Sorry, the model cannot answer this question."
+	msgInvalidGuardrail  = "The provided guardrail identifier is invalid."
+)
+
+func (g *GuardrailSpec) versions() []string {
+	if len(g.Versions) == 0 {
+		return []string{"DRAFT", "1"}
+	}
+	return g.Versions
+}
+
+func (g *GuardrailSpec) name() string {
+	if g.Name != "" {
+		return g.Name
+	}
+	return g.ID
+}
+
+func (g *GuardrailSpec) blockedMessage(source string) string {
+	if source == "INPUT" {
+		if g.BlockedInputMessage != "" {
+			return g.BlockedInputMessage
+		}
+		return defaultBlockedInput
+	}
+	if g.BlockedOutputMessage != "" {
+		return g.BlockedOutputMessage
+	}
+	return defaultBlockedOutput
+}
+
+// ARN is the guardrail's ARN in a region of an account.
+func guardrailARN(partition, region, acct, id string) string {
+	return "arn:" + partition + ":bedrock:" + region + ":" + acct + ":guardrail/" + id
+}
+
+// guardrail finds the guardrail an identifier (id or ARN) and version name in acct's region. It answers nil
+// when there is none; callers choose the error their operation returns.
+func (s *Sandbox) guardrail(acct, region, ident, version string) *GuardrailSpec {
+	id := ident
+	if a, err := arn.Parse(ident); err == nil {
+		if a.Service != "bedrock" || a.AccountID != acct || a.Region != region {
+			return nil
+		}
+		var ok bool
+		if id, ok = strings.CutPrefix(a.Resource, "guardrail/"); !ok {
+			return nil
+		}
+	}
+	spec := s.scenario.Accounts[acct]
+	if spec == nil {
+		return nil
+	}
+	for i := range spec.Guardrails {
+		g := &spec.Guardrails[i]
+		if g.ID != id || (len(g.Regions) > 0 && !slices.Contains(g.Regions, region)) {
+			continue
+		}
+		if version != "" && !slices.Contains(g.versions(), version) {
+			return nil
+		}
+		return g
+	}
+	return nil
+}
+
+// blocked returns the guardrail's words that text contains, each once, in the order of the word list.
+func (g *GuardrailSpec) blocked(text string) []string {
+	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '\'' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r > 127)
+	})
+	var out []string
+	for _, w := range g.BlockedWords {
+		lw := strings.ToLower(w)
+		if strings.Contains(lw, " ") {
+			if strings.Contains(" "+strings.Join(words, " ")+" ", " "+lw+" ") {
+				out = append(out, w)
+			}
+			continue
+		}
+		if slices.Contains(words, lw) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
