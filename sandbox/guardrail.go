@@ -115,3 +115,63 @@ func (g *GuardrailSpec) blocked(text string) []string {
 	}
 	return out
 }
+
+// guardrailCheck is one guardrail's verdict on some texts: the words it found, the units it spent and how
+// long it took. ApplyGuardrail answers it as assessments and usage, Converse and InvokeModel as a trace.
+type guardrailCheck struct {
+	Guardrail *GuardrailSpec
+	Source    string   // INPUT or OUTPUT
+	Matches   []string // blocked words found; empty: no intervention
+	Units     int      // word-policy text units: one per started 1,000 characters
+	Chars     int
+}
+
+// check assesses texts against the guardrail's word list.
+func (g *GuardrailSpec) check(source string, texts ...string) guardrailCheck {
+	c := guardrailCheck{Guardrail: g, Source: source}
+	seen := map[string]bool{}
+	for _, t := range texts {
+		c.Chars += len([]rune(t))
+		c.Units += (len([]rune(t)) + 999) / 1000
+		for _, w := range g.blocked(t) {
+			if !seen[w] {
+				seen[w] = true
+				c.Matches = append(c.Matches, w)
+			}
+		}
+	}
+	return c
+}
+
+// Intervened reports whether the guardrail blocks the texts.
+func (c guardrailCheck) Intervened() bool { return len(c.Matches) > 0 }
+
+// assessment is the check as a GuardrailAssessment (botocore's shape): the word policy's custom words found,
+// and invocation metrics. With nothing found the word policy is left out, as Bedrock does.
+func (c guardrailCheck) assessment() map[string]any {
+	a := map[string]any{"invocationMetrics": map[string]any{
+		"guardrailProcessingLatency": 1,
+		"usage":                      c.usage(),
+		"guardrailCoverage":          map[string]any{"textCharacters": map[string]any{"guarded": c.Chars, "total": c.Chars}},
+	}}
+	if c.Intervened() {
+		words := make([]map[string]any, 0, len(c.Matches))
+		for _, m := range c.Matches {
+			words = append(words, map[string]any{"match": m, "action": "BLOCKED", "detected": true})
+		}
+		a["wordPolicy"] = map[string]any{"customWords": words, "managedWordLists": []any{}}
+	}
+	return a
+}
+
+// usage is the check's GuardrailUsage: only the word policy spends units here.
+func (c guardrailCheck) usage() map[string]any {
+	return map[string]any{
+		"topicPolicyUnits": 0, "contentPolicyUnits": 0, "wordPolicyUnits": c.Units,
+		"sensitiveInformationPolicyUnits": 0, "sensitiveInformationPolicyFreeUnits": 0,
+		"contextualGroundingPolicyUnits": 0,
+	}
+}
+
+// blockedText is what replaces the guarded text when the guardrail intervenes.
+func (c guardrailCheck) blockedText() string { return c.Guardrail.blockedMessage(c.Source) }
