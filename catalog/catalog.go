@@ -51,6 +51,23 @@ type Model struct {
 	// this model: for models added from a relay config, which has no rows of its own.
 	AnthropicVersions []string `yaml:"anthropic_versions"`
 	AnthropicBetas    []string `yaml:"anthropic_betas"`
+	// PromptCache is how the model caches prompt prefixes marked with cache points; nil means it does not,
+	// and Bedrock refuses cache points for it.
+	PromptCache *PromptCache `yaml:"prompt_cache"`
+}
+
+// PromptCache is a model's explicit prompt caching on Bedrock, as AWS's prompt-caching page tables it.
+type PromptCache struct {
+	// MinTokens is the minimum number of tokens per cache checkpoint: a shorter prefix is not cached.
+	MinTokens int `yaml:"min_tokens"`
+	// MaxPoints is the maximum number of cache checkpoints per request.
+	MaxPoints int `yaml:"max_points"`
+	// TTLs are the cache lifetimes a checkpoint may ask for ("5m", "1h"); the first is the default.
+	TTLs []string `yaml:"ttls"`
+	// Fields are the request fields that accept checkpoints: system, messages, tools.
+	Fields []string `yaml:"fields"`
+	// Source says where the numbers come from.
+	Source string `yaml:"source"`
 }
 
 // ProfileOnly reports whether calling the foundation-model id directly is refused with the on-demand
@@ -63,8 +80,11 @@ type Catalog struct {
 	Models      []Model              `yaml:"models"`
 	// Anthropic is the compatibility table of the Anthropic models (compat.go).
 	Anthropic AnthropicTable `yaml:"anthropic"`
-	byID      map[string]int
-	compat    map[string]Compat
+	// ConverseRows are the rows of what Converse's additionalModelRequestFields may hold (fields.go).
+	ConverseRows []ConverseFieldRow `yaml:"converse_fields"`
+	byID         map[string]int
+	compat       map[string]Compat
+	fields       map[string][]string
 }
 
 var (
@@ -123,7 +143,10 @@ func (c *Catalog) index() error {
 		}
 		c.byID[m.ID] = i
 	}
-	return c.indexCompat()
+	if err := c.indexCompat(); err != nil {
+		return err
+	}
+	return c.indexFields()
 }
 
 // With is a copy of c with models added: a model whose id c already lists replaces that entry, any other is
@@ -131,7 +154,8 @@ func (c *Catalog) index() error {
 // provider and request-body family, be callable somewhere (on_demand_regions or profiles of a listed
 // geography) and name only API versions the anthropic table lists; every problem is reported, one per line.
 func (c *Catalog) With(models []Model) (*Catalog, error) {
-	out := &Catalog{Geographies: make(map[string]Geography, len(c.Geographies)), Models: slices.Clone(c.Models), Anthropic: c.Anthropic}
+	out := &Catalog{Geographies: make(map[string]Geography, len(c.Geographies)), Models: slices.Clone(c.Models), Anthropic: c.Anthropic,
+		ConverseRows: c.ConverseRows}
 	for k, v := range c.Geographies {
 		out.Geographies[k] = v
 	}

@@ -7,12 +7,13 @@ import (
 )
 
 // AnthropicTable is what the Anthropic models accept in an InvokeModel body on Bedrock: which
-// anthropic_version values and which anthropic_beta flags. It is kept as rows, one per version or flag and
-// kind of evidence, so that each row says how it is known (Evidence, Source); Compat is the same data per
-// model.
+// anthropic_version values, which anthropic_beta flags and which thinking types. It is kept as rows, one per
+// version, flag or type and kind of evidence, so that each row says how it is known (Evidence, Source);
+// Compat is the same data per model.
 type AnthropicTable struct {
-	Versions []VersionRow `yaml:"versions"`
-	Betas    []BetaRow    `yaml:"betas"`
+	Versions []VersionRow  `yaml:"versions"`
+	Betas    []BetaRow     `yaml:"betas"`
+	Thinking []ThinkingRow `yaml:"thinking"`
 }
 
 // VersionRow is one anthropic_version value and the models that accept it.
@@ -38,6 +39,23 @@ type BetaRow struct {
 	Source   string   `yaml:"source"`
 }
 
+// ThinkingRow is one thinking.type value and the models that take it: enabled (extended thinking with a
+// budget_tokens) or adaptive (the model decides how much to think). disabled needs no row: every model takes
+// it. A model no row names does not think, and refuses thinking.
+type ThinkingRow struct {
+	Type     string   `yaml:"type"`
+	Models   []string `yaml:"models"`
+	Evidence string   `yaml:"evidence"`
+	Source   string   `yaml:"source"`
+}
+
+// The thinking types a ThinkingRow may name.
+const (
+	ThinkingEnabled  = "enabled"
+	ThinkingAdaptive = "adaptive"
+	ThinkingDisabled = "disabled"
+)
+
 // How a row of the anthropic table is known.
 const (
 	EvidenceDocumented = "documented" // AWS's or Anthropic's documentation says so
@@ -54,6 +72,9 @@ type Compat struct {
 	// Betas are the accepted anthropic_beta flags, sorted. A flag not listed is refused by Bedrock with
 	// "invalid beta flag".
 	Betas []string
+	// Thinking are the thinking types the model takes besides disabled (enabled, adaptive), in the table's
+	// order; empty for a model that does not think.
+	Thinking []string
 }
 
 // AcceptsVersion reports whether the model accepts anthropic_version v.
@@ -63,6 +84,11 @@ func (c Compat) AcceptsVersion(v string) bool { return slices.Contains(c.Version
 func (c Compat) AcceptsBeta(flag string) bool {
 	_, ok := slices.BinarySearch(c.Betas, flag)
 	return ok
+}
+
+// AcceptsThinking reports whether the model takes thinking.type t; every model takes disabled.
+func (c Compat) AcceptsThinking(t string) bool {
+	return t == ThinkingDisabled || slices.Contains(c.Thinking, t)
 }
 
 // Compat is the compatibility of the Anthropic model with this id; false for a model the catalogue does not
@@ -161,6 +187,26 @@ func (c *Catalog) indexCompat() error {
 		for _, id := range ids {
 			cp := c.compat[id]
 			cp.Betas = append(cp.Betas, r.Flag)
+			c.compat[id] = cp
+		}
+	}
+	for _, r := range c.Anthropic.Thinking {
+		row := "thinking " + r.Type
+		if r.Type != ThinkingEnabled && r.Type != ThinkingAdaptive {
+			return fmt.Errorf("anthropic table: thinking type %q, want %s or %s (%s needs no row)", r.Type, ThinkingEnabled, ThinkingAdaptive, ThinkingDisabled)
+		}
+		if !slices.Contains(evidences, r.Evidence) {
+			return fmt.Errorf("anthropic table: %s: evidence %q, want one of %v", row, r.Evidence, evidences)
+		}
+		ids, err := names(row, r.Models, false)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			cp := c.compat[id]
+			if !slices.Contains(cp.Thinking, r.Type) {
+				cp.Thinking = append(cp.Thinking, r.Type)
+			}
 			c.compat[id] = cp
 		}
 	}

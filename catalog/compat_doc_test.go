@@ -17,8 +17,9 @@ const (
 	docEnd   = "<!-- END generated -->\n"
 )
 
-// renderCompat is the anthropic table as markdown: one line per Anthropic model, one column per version and
-// flag; D documented, R reported, G guessed, C config, empty refused.
+// renderCompat is the anthropic table as markdown: one line per Anthropic model, one column per version, flag
+// and thinking type; then the converse_fields table, one line per model; D documented, R reported, G guessed,
+// C config, empty refused.
 func renderCompat(c *Catalog) string {
 	mark := map[string]string{EvidenceDocumented: "D", EvidenceReported: "R", EvidenceGuessed: "G", EvidenceConfig: "C"}
 	var cols []string
@@ -46,6 +47,15 @@ func renderCompat(c *Catalog) string {
 			cell[[2]string{id, col}] = mark[r.Evidence]
 		}
 	}
+	for _, r := range c.Anthropic.Thinking {
+		col := "thinking `" + r.Type + "`"
+		if !slices.Contains(cols, col) {
+			cols = append(cols, col)
+		}
+		for _, id := range r.Models {
+			cell[[2]string{id, col}] = mark[r.Evidence]
+		}
+	}
 	var b strings.Builder
 	b.WriteString("| model | " + strings.Join(cols, " | ") + " |\n|---|" + strings.Repeat("---|", len(cols)) + "\n")
 	for _, m := range c.Models {
@@ -64,6 +74,46 @@ func renderCompat(c *Catalog) string {
 	}
 	for _, r := range c.Anthropic.Betas {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.Flag, r.Evidence, strings.Join(r.Models, ", "), r.Source)
+	}
+	for _, r := range c.Anthropic.Thinking {
+		fmt.Fprintf(&b, "| thinking `%s` | %s | %s | %s |\n", r.Type, r.Evidence, strings.Join(r.Models, ", "), r.Source)
+	}
+
+	// Converse's additionalModelRequestFields: one line per model, of any family.
+	cols, cell = nil, map[[2]string]string{}
+	for _, r := range c.ConverseRows {
+		col := "`" + r.Field + "`"
+		if !slices.Contains(cols, col) {
+			cols = append(cols, col)
+		}
+		for _, id := range r.Models {
+			if id == "*" {
+				for _, m := range c.Models {
+					if m.Family == r.Family {
+						cell[[2]string{m.ID, col}] = mark[r.Evidence]
+					}
+				}
+				continue
+			}
+			cell[[2]string{id, col}] = mark[r.Evidence]
+		}
+	}
+	b.WriteString("\nWhat Converse's `additionalModelRequestFields` may hold (an empty cell is a member the model refuses):\n\n")
+	b.WriteString("| model | " + strings.Join(cols, " | ") + " |\n|---|" + strings.Repeat("---|", len(cols)) + "\n")
+	for _, m := range c.Models {
+		row := []string{fmt.Sprintf("%s `%s`", m.Name, m.ID)}
+		for _, col := range cols {
+			row = append(row, cell[[2]string{m.ID, col}])
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	b.WriteString("\n| field | evidence | models | source |\n|---|---|---|---|\n")
+	for _, r := range c.ConverseRows {
+		models := strings.Join(r.Models, ", ")
+		if slices.Contains(r.Models, "*") {
+			models = "every " + r.Family + " model"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.Field, r.Evidence, models, r.Source)
 	}
 	return b.String()
 }

@@ -188,8 +188,8 @@ func TestCheck(t *testing.T) {
 			breakIt: func(t *testing.T, sb *sandbox.Sandbox) {
 				must(t, sb.SetRegionEnabled(small, sandbox.SeedRegion, false))
 			},
-			failed: StepInvoke,
-			want:   []string{"does not recognize the session just issued", "the region is not enabled for account 222222222222", "Enable ap-northeast-1 for account 222222222222"},
+			failed: StepAssumeRole,
+			want:   []string{"RegionDisabledException", "the region is not enabled for account 222222222222", "Enable ap-northeast-1 for account 222222222222"},
 		},
 		{
 			name: "throttled at the account's quota",

@@ -38,6 +38,9 @@ func (r *run) diagnoseAssumeRole(t Subject, err error) {
 
 	den, parsed := iampolicy.ParseDenied(msg)
 	switch {
+	case code == "RegionDisabledException":
+		d.Problem = fmt.Sprintf("STS in %s will not issue credentials for %s (%s: %s): the region is not enabled for account %s", t.Region, t.RoleARN, code, msg, acct)
+		d.Fixes = []Fix{{Text: fmt.Sprintf("Enable %s for account %s (Account > AWS Regions for an opt-in region; IAM > Account settings if STS is deactivated there), or give this target a region the account has enabled.", t.Region, acct)}}
 	case code != "AccessDenied":
 		d.Problem = fmt.Sprintf("AssumeRole %s failed: %s: %s", t.RoleARN, code, msg)
 		if code == "" {

@@ -62,13 +62,16 @@ type Quota struct {
 	TPMCode           string `json:"tpm_code,omitempty"`
 }
 
-var versionSuffix = regexp.MustCompile(`( v\d+)?$`)
+// v1Suffix is the " V1" some quota names add to the model's name ("Anthropic Claude Sonnet 4.5 V1", but
+// "Anthropic Claude Haiku 4.5"). A later version is part of the name: "Claude 3.5 Sonnet V2" is another model
+// than "Claude 3.5 Sonnet".
+var v1Suffix = regexp.MustCompile(` v1$`)
 
 // Match reads a quota name such as "Cross-region model inference requests per minute for Anthropic Claude
 // Sonnet 4.5 V1" (the exact wording varies: "Cross-Region InvokeModel requests per minute for ..."): it
 // reports the metric when the name is of scope and of model m. The model part must be the model's name,
-// with or without its provider and a version suffix, so that "Claude Sonnet 4" does not match "Claude Sonnet
-// 4.5".
+// with or without its provider and a " V1" suffix, so that "Claude Sonnet 4" does not match "Claude Sonnet
+// 4.5", nor "Claude Sonnet 4.5" its "... V1 1M Context Length" quotas.
 func Match(name string, scope Scope, m catalog.Model) (metric string, ok bool) {
 	lower := strings.ToLower(name)
 	head, model, found := strings.Cut(lower, " for ")
@@ -89,9 +92,12 @@ func Match(name string, scope Scope, m catalog.Model) (metric string, ok bool) {
 	if s != scope {
 		return "", false
 	}
-	model = versionSuffix.ReplaceAllString(model, "")
 	want := strings.ToLower(m.Name)
-	if model != want && model != strings.ToLower(m.Provider)+" "+want {
+	named := false
+	for _, name := range []string{model, v1Suffix.ReplaceAllString(model, "")} {
+		named = named || name == want || name == strings.ToLower(m.Provider)+" "+want
+	}
+	if !named {
 		return "", false
 	}
 	for _, metric := range []string{RequestsPerMinute, TokensPerMinute, TokensPerDay} {

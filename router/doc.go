@@ -10,6 +10,10 @@
 // the same under one it does, and drops (or passes, or refuses) anthropic_beta flags it does not take, per
 // attempt, from the catalogue's anthropic table. CountTokens is sent with the foundation-model id.
 //
+// Operations that name no model in their path go where what they name lives (direct.go): ApplyGuardrail and
+// GetAsyncInvoke to a target in the guardrail's or invocation's account and region, ListAsyncInvokes to each;
+// StartAsyncInvoke is picked and failed over as InvokeModel is, but only while nothing can have started.
+//
 // Streams may fail over until their first event has been passed on; after that a failure reaches the caller
 // as an exception event, never as a silently truncated stream.
 package router

@@ -194,6 +194,32 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ok()
+	case route{"GET", "/bucket"}:
+		// The objects asynchronous invocations wrote, as text: their outputs are JSON.
+		type object struct {
+			BucketObject
+			Size int    `json:"size"`
+			Text string `json:"text"`
+		}
+		q := r.URL.Query()
+		objects := []object{}
+		for _, o := range s.Bucket(q.Get("account"), q.Get("uri")) {
+			objects = append(objects, object{BucketObject: o, Size: len(o.Body), Text: string(o.Body)})
+		}
+		reply(map[string]any{"objects": objects})
+	case route{"POST", "/async-invoke"}:
+		var in struct {
+			DurationMillis int `json:"duration_ms"`
+		}
+		if !decode(&in) {
+			return
+		}
+		if in.DurationMillis < 0 {
+			bad(fmt.Errorf("duration_ms %d is negative", in.DurationMillis))
+			return
+		}
+		s.SetAsyncInvokeDuration(time.Duration(in.DurationMillis) * time.Millisecond)
+		ok()
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
@@ -211,6 +237,7 @@ var adminEndpoints = []string{
 	`PUT /_sandbox/trust-policy {"role_arn","policy"}`, `PUT /_sandbox/role-policy {"role_arn","name","policy"}`,
 	`POST /_sandbox/model-access {"account","model","enabled"}`, `POST /_sandbox/region {"account","region","enabled"}`,
 	`PUT /_sandbox/scp {"account","policies"}`,
+	"GET /_sandbox/bucket?account=&uri=s3://bucket/prefix", `POST /_sandbox/async-invoke {"duration_ms"}`,
 }
 
 // EnvLines are the shell export lines that point AWS SDKs and CLIs at a sandbox endpoint as the caller session.

@@ -20,7 +20,7 @@ import (
 func TestServiceQuotas(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil)
-	const name = "Cross-region model inference requests per minute for Anthropic Claude Sonnet 4.5"
+	const name = "Cross-region model inference requests per minute for Anthropic Claude Sonnet 4.5 V1"
 	for _, tt := range []struct {
 		account string
 		want    float64

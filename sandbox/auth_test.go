@@ -66,8 +66,8 @@ func TestSigV4Errors(t *testing.T) {
 	}
 }
 
-// TestExpiredSessions expires sessions by each of the sandbox's means and checks STS says ExpiredToken (400)
-// and Bedrock ExpiredTokenException (403).
+// TestExpiredSessions expires sessions by each of the sandbox's means and checks STS says ExpiredToken and
+// Bedrock ExpiredTokenException, both with status 403 (aws/aws-sdk-java-v2#1649, pulumi/pulumi-aws#2560).
 func TestExpiredSessions(t *testing.T) {
 	ctx := context.Background()
 	role := sandbox.TargetRoleARN(sandbox.SmallAccount)
@@ -110,7 +110,7 @@ func TestExpiredSessions(t *testing.T) {
 			if got, want := apiCode(err), "ExpiredToken"; got != want {
 				t.Errorf("STS: got %v, want %s", err, want)
 			}
-			if got, want := httpStatus(err), 400; got != want {
+			if got, want := httpStatus(err), 403; got != want {
 				t.Errorf("STS status: got %d, want %d", got, want)
 			}
 			_, err = invoke(ctx, cfg, sandbox.SeedProfile)

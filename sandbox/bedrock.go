@@ -204,7 +204,7 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		writeBedrockError(w, c.ID, e)
 	}
 	if !ok {
-		fail(newError(404, "UnknownOperationException", "The sandbox serves POST /model/{modelId}/invoke, invoke-with-response-stream, converse, converse-stream and count-tokens; not %s %s.", r.Method, r.URL.Path))
+		fail(newError(404, "UnknownOperationException", "The sandbox serves POST /model/{modelId}/invoke, invoke-with-response-stream, converse, converse-stream and count-tokens, POST /guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply, POST and GET /async-invoke and GET /async-invoke/{invocationArn}; not %s %s.", r.Method, r.URL.Path))
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -268,8 +268,14 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		if perr == nil {
 			perr = conv.checkMaxTokens(res.Model)
 		}
+		if perr == nil {
+			perr = conv.checkConverseModel(res.Model, c.Body) // model_validation.go
+		}
 	case "CountTokens":
 		conv, perr = parseCountTokensBody(res.Model, c.Body)
+	}
+	if perr == nil && op.name != "CountTokens" {
+		perr = prepareRequest(&conv, res.Model, op.name, c.Body, r.Header) // cache points, tier (promptcache.go)
 	}
 	if perr != nil {
 		fail(perr)
@@ -312,9 +318,13 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		return
 	}
 	by := servedBy{Account: p.Account, Region: res.Served, ModelID: res.Model.ID, ModelName: res.Model.Name}
-	rep := generateReply(conv, by)
-	s.quotas.commit(res2, rep.InputTokens+rep.OutputTokens*res.Model.OutputBurndown)
+	rep := replyWithThinking(conv, by) // generateReply, after the thinking blocks if any (thinking.go)
+	// The stop directive, the prompt cache's accounting and the tier to echo (promptcache.go).
+	rep = s.finishReply(conv, rep, p.Account, res.Model)
+	// Cache reads do not count against the quota (AWS's prompt-caching page); writes do.
+	s.quotas.commit(res2, rep.InputTokens+rep.Cache.write()+rep.OutputTokens*res.Model.OutputBurndown)
 	rec.InputTokens, rec.OutputTokens = rep.InputTokens, rep.OutputTokens
+	rec.CacheReadInputTokens, rec.CacheWriteInputTokens = rep.Cache.read(), rep.Cache.write()
 
 	lat := s.latencyFor(res.Model.ID)
 	firstByte := time.Duration(lat.FirstTokenMillis) * time.Millisecond
@@ -326,6 +336,7 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 	h := w.Header()
 	h.Set("x-amzn-RequestId", c.ID)
 	h.Set("X-Sandbox-Served-By", p.Account+"/"+res.Served)
+	outputHeaders(h, op.name, rep) // cache counts, tier (promptcache.go)
 	if !op.stream {
 		if !sleepCtx(r.Context(), total) {
 			return

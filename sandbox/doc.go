@@ -18,8 +18,9 @@
 // 2 requests and 200,000 tokens per minute) and 333333333333 (LargeAccount: 50 requests and 1,000,000 tokens
 // per minute). Each BedrockAccessRole trusts the execution role and may invoke SeedProfile
 // (jp.anthropic.claude-sonnet-4-5-20250929-v1:0) in ap-northeast-1 and its foundation model in ap-northeast-1
-// and ap-northeast-3, read its quotas and count tokens. The default region is ap-northeast-1, latency is zero
-// and models without a listed quota get DefaultQuota. PoolScenario builds the same shape over any accounts;
+// and ap-northeast-3, read its quotas and count tokens; each Bedrock account has a guardrail, GuardrailID(account),
+// blocking DefaultGuardrailWords, that its role may apply, and the role may read its asynchronous invocations.
+// The default region is ap-northeast-1, latency is zero and models without a listed quota get DefaultQuota. PoolScenario builds the same shape over any accounts;
 // LoadScenario and ParseScenario read any other Scenario from YAML (see testdata/scenario-example.yaml).
 //
 // # Knobs
@@ -33,13 +34,28 @@
 //     now, sessions forgotten as after a restart (unknown keys), a session of any scenario role.
 //   - SetLatency: a model's time to first token and output pace.
 //   - SetStrict: authorize profile calls against every destination region (see Scenario.Strict).
+//   - SetAsyncInvokeDuration, Bucket: how long an asynchronous invocation runs (by the sandbox's clock), and
+//     the objects invocations wrote to the scenario's in-memory bucket.
 //   - SetTrustPolicy, SetRolePolicy, SetSCP, SetModelAccess, SetRegionEnabled: IAM and account setup.
 //   - WithClock, WithLogger, WithCatalog: options of New.
 //
 // The same knobs are a JSON admin API under /_sandbox/ for black-box tests, benchmarks and other languages:
 // GET /_sandbox lists its endpoints (stats, calls, env, reset, quota, faults, credential-lifetime,
-// expire-sessions, forget-sessions, latency, strict, trust-policy, role-policy, model-access, region, scp).
+// expire-sessions, forget-sessions, latency, strict, trust-policy, role-policy, model-access, region, scp,
+// bucket, async-invoke).
 // It is not authenticated: the sandbox is a local test tool and binds loopback by default.
+//
+// # Guardrails and asynchronous invocations
+//
+// ApplyGuardrail answers with a scenario guardrail's verdict (GuardrailSpec: a word list), authorized as
+// bedrock:ApplyGuardrail on the guardrail's ARN; an unknown guardrail or version is ResourceNotFoundException.
+// StartAsyncInvoke, GetAsyncInvoke and ListAsyncInvokes keep invocations per account and region. AWS serves
+// StartAsyncInvoke for media models (Nova Reel, Marengo) the catalogue does not list, so the sandbox takes the
+// models it can invoke instead: modelInput is the model's InvokeModel body, resolved, authorized
+// (bedrock:InvokeModel) and counted against the quotas as InvokeModel is, and the InvokeModel answer is
+// written to {s3Uri}/{invocation id}/output.json in the in-memory bucket (Bucket, GET /_sandbox/bucket) when
+// the invocation completes: at once, or after SetAsyncInvokeDuration. A modelInput the model refuses ends the
+// invocation Failed. See applyguardrail.go and asyncinvoke.go for what is checked and in which words.
 //
 // # Recorded calls
 //

@@ -36,40 +36,26 @@ func newError(status int, code, format string, args ...any) *awsError {
 	return &awsError{Code: code, Message: msg, Status: status, Fault: fault}
 }
 
-// Bedrock Runtime errors, with the status codes of the service model.
+// bedrockError is a Bedrock Runtime error with the HTTP status the service model gives its code
+// (bedrockErrorStatus); 400 for a code the model does not declare.
+func bedrockError(code, format string, args ...any) *awsError {
+	status, ok := bedrockErrorStatus[code]
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	return newError(status, code, format, args...)
+}
+
 func validationException(format string, args ...any) *awsError {
-	return newError(http.StatusBadRequest, "ValidationException", format, args...)
+	return bedrockError("ValidationException", format, args...)
 }
 
 func accessDeniedException(format string, args ...any) *awsError {
-	return newError(http.StatusForbidden, "AccessDeniedException", format, args...)
+	return bedrockError("AccessDeniedException", format, args...)
 }
 
 func throttlingException(msg string) *awsError {
-	return newError(http.StatusTooManyRequests, "ThrottlingException", "%s", msg)
-}
-
-// bedrockErrorStatus gives the HTTP status Bedrock Runtime uses for an error code.
-func bedrockErrorStatus(code string) int {
-	switch code {
-	case "ValidationException", "ServiceQuotaExceededException":
-		return 400
-	case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
-		return 403
-	case "ResourceNotFoundException":
-		return 404
-	case "ModelTimeoutException":
-		return 408
-	case "ModelErrorException", "ModelStreamErrorException":
-		return 424
-	case "ThrottlingException", "ModelNotReadyException":
-		return 429
-	case "InternalServerException":
-		return 500
-	case "ServiceUnavailableException":
-		return 503
-	}
-	return 400
+	return bedrockError("ThrottlingException", "%s", msg)
 }
 
 // defaultMessage is what Bedrock says for an error injected without a message.
@@ -93,6 +79,15 @@ func defaultMessage(code string) string {
 		return "Your request exceeds the service quota for your account."
 	case "AccessDeniedException":
 		return "You don't have access to the model with the specified model ID."
+	case "ResourceNotFoundException":
+		// wording: from documentation, not observed
+		return "The specified resource ARN was not found. Check the ARN and try your request again."
+	case "ValidationException":
+		// wording: from documentation, not observed
+		return "The input fails to satisfy the constraints specified by Amazon Bedrock."
+	case "ConflictException":
+		// wording: from documentation, not observed
+		return "Error occurred because of a conflict while performing an operation."
 	}
 	return "The request failed."
 }

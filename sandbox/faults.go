@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,9 +18,10 @@ import (
 // removes any of these that long after AddFault, by the sandbox's clock (WithClock).
 //
 // What the client sees:
-//   - Code: an error answer in the service's shape. Bedrock: a JSON error with the status of the code
-//     (ThrottlingException 429, ServiceUnavailableException 503, ...), which the SDK returns as its typed
-//     exception. STS: STS's XML ErrorResponse, Throttling 400, ServiceUnavailable 503 or InternalFailure 500.
+//   - Code: an error answer in the service's shape. Bedrock: a JSON error with the status the service model
+//     gives the code (ThrottlingException 429, ServiceUnavailableException 503, ...), which the SDK returns
+//     as its typed exception. STS: STS's XML ErrorResponse, Throttling 400, ServiceUnavailable 503 or
+//     InternalFailure 500.
 //   - Drop without AfterEvents: the connection is closed without an answer, as when the service is
 //     unreachable; the client's transport reports the closed connection (EOF), and there is no HTTP status.
 //   - AfterEvents (stream operations only: ConverseStream, InvokeModelWithResponseStream): the stream starts
@@ -35,8 +37,12 @@ type Fault struct {
 	// Service is the service whose requests fail: "bedrock" (or "") or "sts".
 	Service string `json:"service,omitempty"`
 	// Code is the error. Bedrock: ThrottlingException, ServiceUnavailableException, InternalServerException,
-	// ModelNotReadyException, ModelTimeoutException, ModelStreamErrorException, ... (codes end in Exception).
-	// STS: Throttling, ServiceUnavailable or InternalFailure. Empty with Drop, EndEarly or Delay.
+	// ModelNotReadyException, ModelTimeoutException, ModelStreamErrorException, ..., one the operation
+	// declares in Bedrock Runtime's service model (see bedrockOperations), since the SDKs parse only those
+	// into typed exceptions; with AfterEvents, one of the exception events of the operation's stream union
+	// (ConverseStream's has no modelTimeoutException, for one). A fault without Operation applies only to the
+	// operations that declare its code, and is refused when none does. STS: Throttling, ServiceUnavailable or
+	// InternalFailure. Empty with Drop, EndEarly or Delay.
 	Code    string  `json:"code"`
 	Message string  `json:"message,omitempty"`
 	Count   int     `json:"count,omitempty"`
@@ -45,8 +51,9 @@ type Fault struct {
 	Account string `json:"account,omitempty"` // the calling principal's account
 	Region  string `json:"region,omitempty"`  // the region the request is signed for
 	Model   string `json:"model,omitempty"`   // Bedrock only: the id as called, or its foundation-model id
-	// Operation is InvokeModel, InvokeModelWithResponseStream, Converse or ConverseStream for Bedrock,
-	// AssumeRole or GetCallerIdentity for STS.
+	// Operation is one of faultOperations: InvokeModel, InvokeModelWithResponseStream, Converse,
+	// ConverseStream, CountTokens, ApplyGuardrail, StartAsyncInvoke, GetAsyncInvoke or ListAsyncInvokes for
+	// Bedrock, AssumeRole or GetCallerIdentity for STS.
 	Operation string `json:"operation,omitempty"`
 	// Delay holds the response back before answering (or failing).
 	Delay time.Duration `json:"-"`
@@ -77,10 +84,12 @@ const (
 	faultSTS     = "sts"
 )
 
-// Operations faults apply to, by service.
+// Operations faults apply to, by service: for Bedrock, every operation of bedrockOperations the sandbox
+// serves or is about to (InvokeModelWithBidirectionalStream is not emulated).
 var faultOperations = map[string][]string{
-	faultBedrock: {"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream", "CountTokens"},
-	faultSTS:     {"AssumeRole", "GetCallerIdentity"},
+	faultBedrock: {"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream", "CountTokens",
+		"ApplyGuardrail", "StartAsyncInvoke", "GetAsyncInvoke", "ListAsyncInvokes"},
+	faultSTS: {"AssumeRole", "GetCallerIdentity"},
 }
 
 func (f *Fault) service() string {
@@ -116,11 +125,10 @@ func (f *Fault) message() string {
 
 // answer is the error a request failed with f.Code gets, with the service's status for the code.
 func (f *Fault) answer() *awsError {
-	status := bedrockErrorStatus(f.Code)
 	if f.service() == faultSTS {
-		status = stsFaultErrors[f.Code].Status
+		return newError(stsFaultErrors[f.Code].Status, f.Code, "%s", f.message())
 	}
-	return newError(status, f.Code, "%s", f.message())
+	return bedrockError(f.Code, "%s", f.message())
 }
 
 // validate reports every problem of the fault at once, each naming the field.
@@ -147,6 +155,12 @@ func (f *Fault) validate() error {
 		} else {
 			add("code %q: Bedrock error codes end in Exception (ThrottlingException, ServiceUnavailableException, ...)", f.Code)
 		}
+	case bedrockErrorStatus[f.Code] == 0:
+		add("code %q: no Bedrock Runtime operation declares it, so no SDK would parse it into a typed error; "+
+			"the service model declares %s (authentication errors such as UnrecognizedClientException or "+
+			"ExpiredTokenException come from the sandbox's own checks: ForgetSessions, ExpireSessions)", f.Code, strings.Join(slices.Sorted(maps.Keys(bedrockErrorStatus)), ", "))
+	default:
+		f.validateDeclared(add, ops)
 	}
 	if f.Operation != "" && known && !slices.Contains(ops, f.Operation) {
 		add("operation %q: %s faults apply to %s", f.Operation, svc, strings.Join(ops, ", "))
@@ -162,8 +176,8 @@ func (f *Fault) validate() error {
 	if f.AfterEvents < 0 {
 		add("after_events %d is negative", f.AfterEvents)
 	}
-	if f.AfterEvents > 0 && (f.Operation == "InvokeModel" || f.Operation == "Converse") {
-		add("after_events cuts streams: operation %s is not a stream (use ConverseStream or InvokeModelWithResponseStream)", f.Operation)
+	if f.AfterEvents > 0 && svc == faultBedrock && slices.Contains(ops, f.Operation) && !bedrockOperations[f.Operation].stream() {
+		add("after_events cuts streams: operation %s is not a stream (use %s)", f.Operation, strings.Join(streamOperations(ops), " or "))
 	}
 	if f.Drop && f.EndEarly {
 		add("drop and end_early are two ends of a stream: a dropped connection or a clean early end, not both")
@@ -196,6 +210,42 @@ func (f *Fault) validate() error {
 		return fmt.Errorf("invalid fault: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// validateDeclared checks a Bedrock fault's code against what the operations it can match declare: its
+// Operation, or with none every operation of ops (the stream operations, with AfterEvents). A code that the
+// operation does not declare would reach boto3 or the Go SDK as an error they cannot type (an exception
+// frame outside the stream union even as an empty code), which Bedrock never sends.
+func (f *Fault) validateDeclared(add func(string, ...any), ops []string) {
+	mid := f.AfterEvents > 0
+	if f.Operation != "" {
+		if !slices.Contains(ops, f.Operation) || mid && !bedrockOperations[f.Operation].stream() {
+			return // said elsewhere
+		}
+		if declares(f.Operation, f.Code, mid) {
+			return
+		}
+		if mid {
+			add("code %q with after_events: operation %s's stream does not declare it in Bedrock Runtime's service model (its exception events: %s)", f.Code, f.Operation, declaredList(f.Operation, true))
+		} else {
+			add("code %q: operation %s does not declare it in Bedrock Runtime's service model (it declares %s)", f.Code, f.Operation, declaredList(f.Operation, false))
+		}
+		return
+	}
+	if mid {
+		streams := streamOperations(ops)
+		if len(declaredBy(streams, f.Code, true)) == 0 {
+			texts := make([]string, len(streams))
+			for i, op := range streams {
+				texts[i] = op + "'s: " + declaredList(op, true)
+			}
+			add("code %q with after_events: no stream declares it as an exception event (%s)", f.Code, strings.Join(texts, "; "))
+		}
+		return
+	}
+	if len(declaredBy(ops, f.Code, false)) == 0 {
+		add("code %q: none of %s declares it in Bedrock Runtime's service model", f.Code, strings.Join(ops, ", "))
+	}
 }
 
 // AddFault installs a fault, or says what is wrong with it.
@@ -232,7 +282,8 @@ func (s *Sandbox) ClearFaults() {
 }
 
 // takeFault returns the first fault that applies to a request of svc ("bedrock" or "sts"), consuming one
-// use of it. Faults past their For are removed first.
+// use of it. Faults past their For are removed first. A Bedrock handler calls it with the operation's name
+// in faultOperations and bedrockOperations, e.g. s.takeFault(faultBedrock, "ApplyGuardrail", ...).
 func (s *Sandbox) takeFault(svc, op, acct, region, calledID, modelID string, stream bool) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,7 +292,8 @@ func (s *Sandbox) takeFault(svc, op, acct, region, calledID, modelID string, str
 	for i, f := range s.faults {
 		if f.service() != svc || (f.Account != "" && f.Account != acct) || (f.Region != "" && f.Region != region) ||
 			(f.Operation != "" && f.Operation != op) || (f.Model != "" && f.Model != calledID && f.Model != modelID) ||
-			(f.AfterEvents > 0 && !stream) {
+			(f.AfterEvents > 0 && !stream) || (svc == faultBedrock && f.Code != "" && !declares(op, f.Code, f.AfterEvents > 0)) {
+			// A fault without Operation fails only the operations that declare its code.
 			continue
 		}
 		if f.Count > 0 {

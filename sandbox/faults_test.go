@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	brtypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
@@ -649,6 +652,23 @@ func TestFaultValidation(t *testing.T) {
 		{"Bedrock operation", sandbox.Fault{Code: "ThrottlingException", Operation: "AssumeRole"}, `{"code":"ThrottlingException","operation":"AssumeRole"}`, []string{"bedrock faults apply to InvokeModel"}},
 		{"drop before an answer with a code", sandbox.Fault{Drop: true, Code: "InternalServerException"}, `{"drop":true,"code":"InternalServerException"}`, []string{"drop without after_events", "never sent"}},
 		{"after_events on a non-stream", sandbox.Fault{Code: "ModelStreamErrorException", AfterEvents: 2, Operation: "InvokeModel"}, `{"code":"ModelStreamErrorException","after_events":2,"operation":"InvokeModel"}`, []string{"not a stream"}},
+		{"a code the operation does not declare", sandbox.Fault{Code: "ServiceQuotaExceededException", Operation: "Converse"},
+			`{"code":"ServiceQuotaExceededException","operation":"Converse"}`,
+			[]string{`code "ServiceQuotaExceededException": operation Converse does not declare it`, "it declares AccessDeniedException, InternalServerException, ModelErrorException, ModelNotReadyException, ModelTimeoutException, ResourceNotFoundException, ServiceUnavailableException, ThrottlingException, ValidationException"}},
+		{"a stream error before the stream", sandbox.Fault{Code: "ModelStreamErrorException", Operation: "ConverseStream"},
+			`{"code":"ModelStreamErrorException","operation":"ConverseStream"}`, []string{"operation ConverseStream does not declare it"}},
+		{"CountTokens timeout", sandbox.Fault{Code: "ModelTimeoutException", Operation: "CountTokens"},
+			`{"code":"ModelTimeoutException","operation":"CountTokens"}`, []string{"operation CountTokens does not declare it", "it declares AccessDeniedException"}},
+		{"a mid-stream code the stream does not declare", sandbox.Fault{Code: "ModelTimeoutException", AfterEvents: 2, Operation: "ConverseStream"},
+			`{"code":"ModelTimeoutException","after_events":2,"operation":"ConverseStream"}`,
+			[]string{`code "ModelTimeoutException" with after_events`, "operation ConverseStream's stream does not declare it", "its exception events: InternalServerException, ModelStreamErrorException, ServiceUnavailableException, ThrottlingException, ValidationException"}},
+		{"a mid-stream code no stream declares", sandbox.Fault{Code: "ModelErrorException", AfterEvents: 2},
+			`{"code":"ModelErrorException","after_events":2}`,
+			[]string{"no stream declares it as an exception event", "InvokeModelWithResponseStream's: InternalServerException, ModelStreamErrorException, ModelTimeoutException"}},
+		{"not a Bedrock Runtime error", sandbox.Fault{Code: "UnrecognizedClientException"}, `{"code":"UnrecognizedClientException"}`,
+			[]string{"no Bedrock Runtime operation declares it", "the service model declares AccessDeniedException, ConflictException"}},
+		{"after_events on CountTokens", sandbox.Fault{Code: "ThrottlingException", AfterEvents: 2, Operation: "CountTokens"},
+			`{"code":"ThrottlingException","after_events":2,"operation":"CountTokens"}`, []string{"operation CountTokens is not a stream"}},
 		{"count and rate", sandbox.Fault{Code: "ThrottlingException", Count: 2, Rate: 0.5}, `{"code":"ThrottlingException","count":2,"rate":0.5}`, []string{"count and rate are alternatives"}},
 		{"negative count", sandbox.Fault{Code: "ThrottlingException", Count: -1}, `{"code":"ThrottlingException","count":-1}`, []string{"count -1 is negative"}},
 		{"negative for", sandbox.Fault{Code: "ThrottlingException", ForMillis: -5}, `{"code":"ThrottlingException","for_ms":-5}`, []string{"for_ms is negative"}},
@@ -688,6 +708,12 @@ func TestFaultValidation(t *testing.T) {
 			{EndEarly: true, AfterEvents: 2, Operation: "InvokeModelWithResponseStream"},
 			{Code: "ModelStreamErrorException", AfterEvents: 2, Drop: true, Count: 3},
 			{Drop: true, AfterEvents: 1},
+			{Code: "ModelTimeoutException", AfterEvents: 2},                            // InvokeModelWithResponseStream's stream
+			{Code: "ServiceQuotaExceededException"},                                    // InvokeModel, ApplyGuardrail, ...
+			{Code: "ConflictException", Operation: "StartAsyncInvoke"},                 // its one operation
+			{Code: "ResourceNotFoundException", Operation: "ApplyGuardrail", Count: 1}, // state-dependent, faultable all the same
+			{Code: "ServiceUnavailableException", Account: sandbox.SmallAccount, Region: "ap-northeast-3"},
+			{Delay: time.Millisecond, Operation: "ListAsyncInvokes"},
 		} {
 			if err := e.sb.AddFault(f); err != nil {
 				t.Errorf("AddFault(%+v): %v", f, err)
@@ -695,4 +721,198 @@ func TestFaultValidation(t *testing.T) {
 		}
 		e.sb.ClearFaults()
 	})
+}
+
+// typedError is the name of the Bedrock Runtime exception type the Go SDK parsed err into, "" when it is not
+// one of them (a *smithy.GenericAPIError for a code the operation does not declare, say).
+func typedError(err error) string {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	t := reflect.TypeOf(ae)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.PkgPath() != "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types" {
+		return ""
+	}
+	return t.Name()
+}
+
+// bedrockCalls are one call of each Bedrock Runtime operation the Go SDK makes against bedrockEnv's
+// sandbox. A stream operation returns the error of its start, and its stream's Err() after reading it out.
+func bedrockCalls(ctx context.Context, client *bedrockruntime.Client) map[string]func() (start, stream error) {
+	profile := aws.String(sandbox.SeedProfile)
+	return map[string]func() (error, error){
+		"InvokeModel": func() (error, error) {
+			_, err := client.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: profile, Body: []byte(seedBody)})
+			return err, nil
+		},
+		"InvokeModelWithResponseStream": func() (error, error) {
+			out, err := client.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: profile, Body: []byte(seedBody)})
+			if err != nil {
+				return err, nil
+			}
+			defer out.GetStream().Close()
+			for range out.GetStream().Events() {
+			}
+			return nil, out.GetStream().Err()
+		},
+		"Converse": func() (error, error) {
+			_, err := client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: profile, Messages: userText("hi")})
+			return err, nil
+		},
+		"ConverseStream": func() (error, error) {
+			out, err := client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: profile, Messages: userText("hi")})
+			if err != nil {
+				return err, nil
+			}
+			defer out.GetStream().Close()
+			for range out.GetStream().Events() {
+			}
+			return nil, out.GetStream().Err()
+		},
+		"CountTokens": func() (error, error) {
+			_, err := client.CountTokens(ctx, &bedrockruntime.CountTokensInput{ModelId: aws.String(seedFM),
+				Input: &brtypes.CountTokensInputMemberInvokeModel{Value: brtypes.InvokeModelTokensRequest{Body: []byte(seedBody)}}})
+			return err, nil
+		},
+	}
+}
+
+// TestFaultsDeclaredErrors: every error an operation declares, injected into it, reaches the Go SDK as the
+// operation's typed exception with the status of the service model; every exception event a stream union
+// declares, injected mid-stream, comes out of the stream's Err() typed.
+func TestFaultsDeclaredErrors(t *testing.T) {
+	ctx := context.Background()
+	_, client, _ := bedrockEnv(t)
+	sb := envSB(t, client)
+	calls := bedrockCalls(ctx, client)
+	for _, op := range slices.Sorted(maps.Keys(calls)) {
+		errs, streamErrs := sandbox.DeclaredErrors(op)
+		if len(errs) == 0 {
+			t.Fatalf("%s declares no errors", op)
+		}
+		for _, code := range errs {
+			t.Run(op+" "+code, func(t *testing.T) {
+				sb.FailNext(sandbox.Fault{Code: code, Operation: op})
+				err, _ := calls[op]()
+				if got := typedError(err); got != code {
+					t.Errorf("got %v (%T), want the SDK's typed %s", err, errors.Unwrap(err), code)
+				}
+				if got, want := httpStatus(err), sandbox.DeclaredStatus(code); got != want {
+					t.Errorf("status: got %d, want %d", got, want)
+				}
+			})
+		}
+		for _, code := range streamErrs {
+			t.Run(op+" stream "+code, func(t *testing.T) {
+				sb.FailNext(sandbox.Fault{Code: code, Operation: op, AfterEvents: 1})
+				start, err := calls[op]()
+				if start != nil {
+					t.Fatalf("start: got %v, want the stream to start", start)
+				}
+				if got := typedError(err); got != code {
+					t.Errorf("Err(): got %v (%T), want the SDK's typed %s", err, err, code)
+				}
+			})
+		}
+	}
+	// The case of issue #13: InvokeModelWithResponseStream's stream declares modelTimeoutException, and the
+	// SDK types it; ConverseStream's does not, and the fault is refused.
+	sb.FailNext(sandbox.Fault{Code: "ModelTimeoutException", Operation: "InvokeModelWithResponseStream", AfterEvents: 2})
+	var mte *brtypes.ModelTimeoutException
+	if _, err := calls["InvokeModelWithResponseStream"](); !errors.As(err, &mte) {
+		t.Errorf("InvokeModelWithResponseStream mid-stream ModelTimeoutException: got %v (%T), want *types.ModelTimeoutException", err, err)
+	}
+	err := sb.AddFault(sandbox.Fault{Code: "ModelTimeoutException", Operation: "ConverseStream", AfterEvents: 2})
+	if err == nil || !strings.Contains(err.Error(), "ConverseStream's stream does not declare it") || !strings.Contains(err.Error(), "its exception events: InternalServerException, ModelStreamErrorException") {
+		t.Errorf("ConverseStream mid-stream ModelTimeoutException: got %v, want it refused naming the stream's exception events", err)
+	}
+}
+
+// TestFaultsOnlyWhereDeclared: a fault without an operation fails only the operations that declare its code
+// (mid-stream: whose stream union declares it); the others are served.
+func TestFaultsOnlyWhereDeclared(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		fault   sandbox.Fault
+		failed  []string // the operations that fail, with the typed code
+		stream  bool     // failed mid-stream, from Err()
+		skipped []string // the operations that are served
+	}{
+		{sandbox.Fault{Code: "ServiceQuotaExceededException"}, []string{"InvokeModel", "InvokeModelWithResponseStream"}, false,
+			[]string{"Converse", "ConverseStream", "CountTokens"}},
+		{sandbox.Fault{Code: "ModelStreamErrorException"}, []string{"InvokeModelWithResponseStream"}, false,
+			[]string{"InvokeModel", "Converse", "ConverseStream", "CountTokens"}},
+		{sandbox.Fault{Code: "ModelTimeoutException"}, []string{"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"}, false,
+			[]string{"CountTokens"}},
+		{sandbox.Fault{Code: "ModelTimeoutException", AfterEvents: 2}, []string{"InvokeModelWithResponseStream"}, true,
+			[]string{"InvokeModel", "Converse", "ConverseStream", "CountTokens"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s after %d", tt.fault.Code, tt.fault.AfterEvents), func(t *testing.T) {
+			_, client, _ := bedrockEnv(t)
+			must(t, envSB(t, client).AddFault(tt.fault)) // until cleared
+			calls := bedrockCalls(ctx, client)
+			for _, op := range tt.skipped {
+				if start, stream := calls[op](); start != nil || stream != nil {
+					t.Errorf("%s: got %v, %v; want it served (it does not declare %s)", op, start, stream, tt.fault.Code)
+				}
+			}
+			for _, op := range tt.failed {
+				start, stream := calls[op]()
+				err := start
+				if tt.stream {
+					err = stream
+				}
+				if got := typedError(err); got != tt.fault.Code {
+					t.Errorf("%s: got %v, %v; want the typed %s", op, start, stream, tt.fault.Code)
+				}
+			}
+		})
+	}
+}
+
+// TestFaultScopes: a fault scoped to an account, a region or both fails only the requests of that account
+// signed for that region.
+func TestFaultScopes(t *testing.T) {
+	ctx := context.Background()
+	const other = "ap-northeast-3"
+	tests := []struct {
+		name  string
+		fault sandbox.Fault
+		fails map[[2]string]bool // account, region → fails
+	}{
+		{"account", sandbox.Fault{Code: "ThrottlingException", Account: sandbox.SmallAccount},
+			map[[2]string]bool{{sandbox.SmallAccount, sandbox.SeedRegion}: true, {sandbox.SmallAccount, other}: true}},
+		{"region", sandbox.Fault{Code: "ThrottlingException", Region: other},
+			map[[2]string]bool{{sandbox.SmallAccount, other}: true, {sandbox.LargeAccount, other}: true}},
+		{"account and region", sandbox.Fault{Code: "ThrottlingException", Account: sandbox.LargeAccount, Region: other},
+			map[[2]string]bool{{sandbox.LargeAccount, other}: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			must(t, e.sb.AddFault(tt.fault))
+			for _, acct := range []string{sandbox.SmallAccount, sandbox.LargeAccount} {
+				role := sandbox.TargetRoleARN(acct)
+				e.allowAllBedrock(t, role)
+				e.sb.SetQuota(acct, sandbox.SeedProfile, sandbox.Quota{})
+				for _, region := range []string{sandbox.SeedRegion, other} {
+					cfg := e.session(t, role)
+					cfg.Region = region
+					_, err := invoke(ctx, cfg, sandbox.SeedProfile)
+					if tt.fails[[2]string{acct, region}] {
+						if typedError(err) != "ThrottlingException" {
+							t.Errorf("%s in %s: got %v, want ThrottlingException", acct, region, err)
+						}
+					} else if err != nil {
+						t.Errorf("%s in %s: got %v, want success (the fault is scoped to account %q, region %q)", acct, region, err, tt.fault.Account, tt.fault.Region)
+					}
+				}
+			}
+		})
+	}
 }

@@ -175,3 +175,24 @@ func (c guardrailCheck) usage() map[string]any {
 
 // blockedText is what replaces the guarded text when the guardrail intervenes.
 func (c guardrailCheck) blockedText() string { return c.Guardrail.blockedMessage(c.Source) }
+
+// GuardrailID is the id of the guardrail DefaultScenario and PoolScenario give each Bedrock account: "gr" and
+// the account id, so that a bare id names one account, as AWS's generated ids do. It has versions DRAFT and
+// 1, exists in every region and blocks DefaultGuardrailWords.
+func GuardrailID(account string) string { return "gr" + account }
+
+// DefaultGuardrailWords are the words the default scenario's guardrails block.
+var DefaultGuardrailWords = []string{"forbidden", "top secret"}
+
+func defaultGuardrail(account string) GuardrailSpec {
+	return GuardrailSpec{ID: GuardrailID(account), Name: "sandbox-guardrail", BlockedWords: slices.Clone(DefaultGuardrailWords)}
+}
+
+// guardrailsAndAsync is the default scenario's policy for a Bedrock account's role beside invoking: applying
+// the account's guardrails, and reading its asynchronous invocations (StartAsyncInvoke needs only
+// bedrock:InvokeModel on the model, which BedrockInvoke allows).
+func guardrailsAndAsync(account string) PolicyText {
+	return PolicyText(`{"Version":"2012-10-17","Statement":[` +
+		`{"Effect":"Allow","Action":"bedrock:ApplyGuardrail","Resource":"arn:aws:bedrock:*:` + account + `:guardrail/*"},` +
+		`{"Effect":"Allow","Action":["bedrock:GetAsyncInvoke","bedrock:ListAsyncInvokes"],"Resource":"*"}]}`)
+}

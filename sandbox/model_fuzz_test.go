@@ -10,7 +10,7 @@ import (
 // and what they accept must carry through generateReply and every response writer without a panic.
 
 func fuzzReply(t *testing.T, c conversation) {
-	r := generateReply(c, testServedBy)
+	r := replyWithThinking(c, testServedBy)
 	if r.OutputTokens > max(c.MaxTokens, 1) {
 		t.Fatalf("output tokens %d > max %d", r.OutputTokens, c.MaxTokens)
 	}
@@ -46,6 +46,8 @@ func FuzzParseInvokeBody(f *testing.F) {
 	f.Add(true, []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[{"role":"user","content":"use a tool"}],"tools":[{"name":"t","input_schema":{"type":"object","properties":{"a":{"type":"array","items":{"type":"object","required":["b"]}}},"required":["a"]}}],"tool_choice":{"type":"any"}}`))
 	f.Add(false, []byte(`{"schemaVersion":"messages-v1","messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"max_new_tokens":5}}`))
 	f.Add(true, []byte(`{"max_tokens":1e99,"stream":true}`))
+	f.Add(true, []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":1500,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"think:2000 redacted thinking"}]}`))
+	f.Add(true, []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"thinking":{"type":"enabled","budget_tokens":"x"},"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"thinking","thinking":1,"signature":null},{"type":"redacted_thinking"}]}]}`))
 	f.Fuzz(func(t *testing.T, anthropic bool, body []byte) {
 		m := novaModel
 		if anthropic {
@@ -66,6 +68,7 @@ func FuzzParseConverseBody(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"role":"user","content":[{"text":"call get"}]}],"toolConfig":{"tools":[{"toolSpec":{"name":"get","inputSchema":{"json":{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}}}}],"toolChoice":{"auto":{}}}}`))
 	f.Add([]byte(`{"messages":[{"role":"user","content":[{"image":{"format":"png","source":{"bytes":"` + pngBase64 + `"}}}]}]}`))
 	f.Add([]byte(`{"messages":null,"system":[{"text":""}]}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":[{"text":"a"}]},{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"t","signature":"s"},"redactedContent":"eA=="}}]}],"additionalModelRequestFields":{"thinking":{"type":"adaptive"}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, err := parseConverseBody(body)
 		checkParseResult(t, c, err)

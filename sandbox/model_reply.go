@@ -21,6 +21,14 @@ type reply struct {
 	StopSequence string
 	InputTokens  int
 	OutputTokens int
+
+	// cache, tier, stop directives (promptcache.go, tier.go, stopreason.go); not part of the message id.
+	AnthropicStopReason string      `json:"-"` // the Messages API's reason where it differs from StopReason
+	Cache               *cacheUsage `json:"-"` // set when the request marked cache points
+	Tier                tierEcho    `json:"-"` // performanceConfig and serviceTier as asked
+
+	// thinking (thinking.go); not part of the message id.
+	Thinking []thinkingPart `json:"-"` // the thinking blocks the reply starts with
 }
 
 type toolUse struct {

@@ -20,6 +20,13 @@ type conversation struct {
 	Tools         []toolSpec
 	ToolChoice    string // "auto", "any", "tool:<name>", "none"
 	Images        int    // count of image blocks (base64 data), validated
+
+	// cache, tier (promptcache.go, tier.go); not part of the reply hash.
+	Cache *cacheLayout `json:"-"` // the prompt's cache points, when it marks any
+	Tier  tierEcho     `json:"-"` // performanceConfig / serviceTier (Converse) or their headers (InvokeModel)
+
+	// thinking (thinking.go); not part of the reply hash.
+	Thinking *thinkingSpec `json:"-"` // nil: the request does not think
 }
 
 type turn struct {

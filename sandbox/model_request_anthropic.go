@@ -158,6 +158,9 @@ func parseAnthropicBody(m catalog.Model, body []byte) (conversation, *awsError) 
 		}
 		c.ToolChoice = choice
 	}
+	if err := c.checkAnthropicThinking(m, obj, betas); err != nil { // thinking.go
+		return c, err
+	}
 	return c, nil
 }
 

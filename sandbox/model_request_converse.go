@@ -73,6 +73,9 @@ func parseConverseBody(body []byte) (conversation, *awsError) {
 	if raw, ok := obj["additionalModelRequestFields"]; ok && !isNull(raw) && jsonKind(raw) != "JSONObject" {
 		return c, typeMismatch("additionalModelRequestFields", "a JSON object", raw)
 	}
+	if err := p.tier(&c, obj); err != nil { // tier.go
+		return c, err
+	}
 	if err := p.body(&c, obj, "messages", "system", "toolConfig"); err != nil {
 		return c, err
 	}
@@ -145,6 +148,9 @@ func (p *converseParser) body(c *conversation, obj map[string]json.RawMessage, m
 			b, ok := decodeObject(e)
 			if !ok {
 				return typeMismatch(fmt.Sprintf("%s[%d]", systemKey, i), "a JSON object", e)
+			}
+			if cp, ok := b["cachePoint"]; ok && !isNull(cp) { // promptcache.go
+				p.cachePoint(fmt.Sprintf("%s.%d.member.cachePoint", systemKey, i+1), cp)
 			}
 			if t, ok := b["text"]; ok {
 				s, ok := decodeString(t)
@@ -345,13 +351,14 @@ func (p *converseParser) block(at, path string, raw json.RawMessage) (text strin
 		}
 		return strings.Join(parts, "\n"), images, kind, nil
 	case "reasoningContent":
-		rc, _ := decodeObject(v)
-		rt, _ := decodeObject(rc["reasoningText"])
-		s, _ := decodeString(rt["text"])
-		return s, 0, kind, nil
+		s, err := p.reasoningContent(at, path, v) // thinking.go
+		return s, 0, kind, err
 	case "document", "video", "audio", "cachePoint", "guardContent", "citationsContent", "searchResult":
 		if jsonKind(v) != "JSONObject" {
 			return "", 0, "", typeMismatch(at+"."+kind, "a JSON object", v)
+		}
+		if kind == "cachePoint" {
+			p.cachePoint(path+".cachePoint", v) // promptcache.go
 		}
 		if kind == "guardContent" {
 			gc, _ := decodeObject(v)
@@ -422,6 +429,9 @@ func (p *converseParser) toolConfig(c *conversation, key string, tc map[string]j
 		}
 		specRaw, ok := t["toolSpec"]
 		if !ok || isNull(specRaw) {
+			if cp, ok := t["cachePoint"]; ok && !isNull(cp) {
+				p.cachePoint(path+".cachePoint", cp) // promptcache.go
+			}
 			continue // cachePoint or systemTool
 		}
 		spec, ok := decodeObject(specRaw)

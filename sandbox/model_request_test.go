@@ -85,6 +85,14 @@ func TestParseAnthropicBodyErrors(t *testing.T) {
 		{"bad tool name", `{` + ok + `,` + msgs + `,"tools":[{"name":"a b","input_schema":{}}]}`, "tools.0.custom.name"},
 		{"tool_choice without tools", `{` + ok + `,` + msgs + `,"tool_choice":{"type":"any"}}`, "tool_choice may only be specified while providing tools."},
 		{"tool_choice unknown tool", `{` + ok + `,` + msgs + `,"tools":[{"name":"x","input_schema":{}}],"tool_choice":{"type":"tool","name":"y"}}`, "Tool 'y' not found"},
+		// thinking (thinking_test.go has every rule)
+		{"thinking a string", `{` + ok + `,` + msgs + `,"thinking":"enabled"}`, "#/thinking: expected type: JSONObject, found: String"},
+		{"thinking type unknown", `{` + ok + `,` + msgs + `,"thinking":{"type":"full"}}`, "thinking: Input tag 'full' found using 'type'"},
+		{"thinking budget a bool", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":2048,` + msgs + `,"thinking":{"type":"enabled","budget_tokens":true}}`, "thinking.enabled.budget_tokens: Input should be a valid integer"},
+		{"thinking budget small", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":2048,` + msgs + `,"thinking":{"type":"enabled","budget_tokens":0}}`, "greater than or equal to 1024"},
+		{"thinking block unsigned", `{` + ok + `,"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"thinking","thinking":"t"}]},{"role":"user","content":"b"}]}`, "messages.1.content.0.thinking.signature: Field required"},
+		{"thinking block forged", `{` + ok + `,"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"c2lnbmVk"}]},{"role":"user","content":"b"}]}`, "Invalid signature in thinking block"},
+		{"redacted thinking data a number", `{` + ok + `,"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"redacted_thinking","data":1}]},{"role":"user","content":"b"}]}`, "messages.1.content.0.redacted_thinking.data: Input should be a valid string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +178,12 @@ func TestParseConverseBodyErrors(t *testing.T) {
 		{"bad tool name", `{"messages":[` + user + `],"toolConfig":{"tools":[{"toolSpec":{"name":"a b","inputSchema":{"json":{}}}}]}}`, "toolConfig.tools.1.member.toolSpec.name"},
 		{"choice of unknown tool", `{"messages":[` + user + `],"toolConfig":{"tools":[{"toolSpec":{"name":"a","inputSchema":{"json":{}}}}],"toolChoice":{"tool":{"name":"b"}}}}`, "The tool b specified in toolChoice"},
 		{"bad status", `{"messages":[` + user + `,{"role":"assistant","content":[{"text":"x"}]},{"role":"user","content":[{"toolResult":{"toolUseId":"t","content":[],"status":"ok"}}]}],"toolConfig":{"tools":[{"toolSpec":{"name":"a","inputSchema":{"json":{}}}}]}}`, "Member must satisfy enum value set: [success, error]"},
+		// reasoningContent (thinking_test.go has the model's rules)
+		{"reasoning a list", `{"messages":[` + user + `,{"role":"assistant","content":[{"reasoningContent":[]}]}]}`, "Invalid type for messages.1.content.0.reasoningContent: expected a JSON object, found JSONArray."},
+		{"reasoning empty", `{"messages":[` + user + `,{"role":"assistant","content":[{"reasoningContent":{}}]}]}`, "must set exactly one of its members (found 0)"},
+		{"reasoning text null", `{"messages":[` + user + `,{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":null}}}]}]}`, "'messages.2.member.content.1.member.reasoningContent.reasoningText.text' failed to satisfy constraint: Member must not be null"},
+		{"reasoning text an object", `{"messages":[` + user + `,{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":{}}}}]}]}`, "reasoningText.text: expected a string, found JSONObject."},
+		{"redacted a number", `{"messages":[` + user + `,{"role":"assistant","content":[{"reasoningContent":{"redactedContent":5}}]}]}`, "reasoningContent.redactedContent: expected a base64-encoded blob, found Integer."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

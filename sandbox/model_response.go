@@ -114,6 +114,11 @@ type anthropicBlockOut struct {
 	ID    string          `json:"id,omitempty"`
 	Name  string          `json:"name,omitempty"`
 	Input json.RawMessage `json:"input,omitempty"`
+
+	// thinking (thinking.go): a thinking block's text and signature, a redacted_thinking block's data.
+	Thinking  *string `json:"thinking,omitempty"`
+	Signature string  `json:"signature,omitempty"`
+	Data      string  `json:"data,omitempty"`
 }
 
 type anthropicMessageOut struct {
@@ -128,7 +133,7 @@ type anthropicMessageOut struct {
 }
 
 func anthropicContent(r reply) []anthropicBlockOut {
-	content := []anthropicBlockOut{}
+	content := anthropicThinkingContent(r) // thinking blocks first (thinking.go)
 	if r.Text != "" || r.ToolUse == nil {
 		text := r.Text
 		content = append(content, anthropicBlockOut{Type: "text", Text: &text})
@@ -141,12 +146,12 @@ func anthropicContent(r reply) []anthropicBlockOut {
 }
 
 func anthropicResponseBody(r reply, by servedBy) []byte {
-	stop := r.StopReason
+	stop := r.anthropicStop()
 	return marshal(anthropicMessageOut{
 		ID: messageID(r, by), Type: "message", Role: "assistant", Model: by.ModelID,
 		Content:    anthropicContent(r),
 		StopReason: &stop, StopSequence: nullableString(r.StopSequence),
-		Usage: anthropicUsage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens},
+		Usage: r.Cache.anthropic(anthropicUsage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens}),
 	})
 }
 
@@ -154,6 +159,8 @@ func anthropicResponseBody(r reply, by servedBy) []byte {
 type converseBlock struct {
 	Text    *string          `json:"text,omitempty"`
 	ToolUse *converseToolUse `json:"toolUse,omitempty"`
+
+	ReasoningContent *converseReasoning `json:"reasoningContent,omitempty"` // thinking (thinking.go)
 }
 
 type converseToolUse struct {
@@ -171,10 +178,14 @@ type converseUsage struct {
 	InputTokens  int `json:"inputTokens"`
 	OutputTokens int `json:"outputTokens"`
 	TotalTokens  int `json:"totalTokens"`
+	// cache (promptcache.go): present when the request marked cache points
+	CacheReadInputTokens  *int         `json:"cacheReadInputTokens,omitempty"`
+	CacheWriteInputTokens *int         `json:"cacheWriteInputTokens,omitempty"`
+	CacheDetails          []cacheWrite `json:"cacheDetails,omitempty"`
 }
 
 func converseContent(r reply) []converseBlock {
-	content := []converseBlock{}
+	content := converseThinkingContent(r) // reasoningContent blocks first (thinking.go)
 	if r.Text != "" || r.ToolUse == nil {
 		text := r.Text
 		content = append(content, converseBlock{Text: &text})
@@ -187,7 +198,7 @@ func converseContent(r reply) []converseBlock {
 }
 
 func usageOf(r reply) converseUsage {
-	return converseUsage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, TotalTokens: r.InputTokens + r.OutputTokens}
+	return r.Cache.converse(converseUsage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, TotalTokens: r.InputTokens + r.OutputTokens})
 }
 
 func novaResponseBody(r reply) []byte {
@@ -208,7 +219,9 @@ func novaResponseBody(r reply) []byte {
 	}{
 		Output:     output{converseMessage{Role: "assistant", Content: converseContent(r)}},
 		StopReason: r.StopReason,
-		Usage:      novaUsage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, TotalTokens: r.InputTokens + r.OutputTokens},
+		Usage: novaUsage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+			TotalTokens:              r.InputTokens + r.OutputTokens + r.Cache.read() + r.Cache.write(),
+			CacheReadInputTokenCount: r.Cache.read(), CacheWriteInputTokenCount: r.Cache.write()},
 	})
 }
 
@@ -222,15 +235,19 @@ func converseResponseBody(r reply, latencyMs int64) []byte {
 		LatencyMs int64 `json:"latencyMs"`
 	}
 	return marshal(struct {
-		Output     output        `json:"output"`
-		StopReason string        `json:"stopReason"`
-		Usage      converseUsage `json:"usage"`
-		Metrics    metrics       `json:"metrics"`
+		Output            output                `json:"output"`
+		StopReason        string                `json:"stopReason"`
+		Usage             converseUsage         `json:"usage"`
+		Metrics           metrics               `json:"metrics"`
+		PerformanceConfig *performanceConfigOut `json:"performanceConfig,omitempty"` // tier.go
+		ServiceTier       *serviceTierOut       `json:"serviceTier,omitempty"`
 	}{
-		Output:     output{converseMessage{Role: "assistant", Content: converseContent(r)}},
-		StopReason: r.StopReason,
-		Usage:      usageOf(r),
-		Metrics:    metrics{latencyMs},
+		Output:            output{converseMessage{Role: "assistant", Content: converseContent(r)}},
+		StopReason:        r.StopReason,
+		Usage:             usageOf(r),
+		Metrics:           metrics{latencyMs},
+		PerformanceConfig: r.Tier.performanceConfig(),
+		ServiceTier:       r.Tier.serviceTier(),
 	})
 }
 
@@ -247,6 +264,9 @@ type invocationMetrics struct {
 	OutputTokenCount  int   `json:"outputTokenCount"`
 	InvocationLatency int64 `json:"invocationLatency"`
 	FirstByteLatency  int64 `json:"firstByteLatency"`
+	// cache (promptcache.go): present when the request marked cache points
+	CacheReadInputTokenCount  *int `json:"cacheReadInputTokenCount,omitempty"`
+	CacheWriteInputTokenCount *int `json:"cacheWriteInputTokenCount,omitempty"`
 }
 
 // chunk wraps a model event as the PayloadPart of a "chunk" frame.
@@ -261,6 +281,7 @@ func chunk(modelEvent any) streamEvent {
 func invokeStreamEvents(m catalog.Model, r reply, by servedBy, firstByteMs, latencyMs int64) []streamEvent {
 	metrics := invocationMetrics{InputTokenCount: r.InputTokens, OutputTokenCount: r.OutputTokens,
 		InvocationLatency: latencyMs, FirstByteLatency: firstByteMs}
+	metrics.CacheReadInputTokenCount, metrics.CacheWriteInputTokenCount = r.Cache.counts()
 	if m.Family == familyNova {
 		return novaStreamEvents(r, metrics)
 	}
@@ -270,13 +291,14 @@ func invokeStreamEvents(m catalog.Model, r reply, by servedBy, firstByteMs, late
 func anthropicStreamEvents(r reply, by servedBy, metrics invocationMetrics) []streamEvent {
 	type object = map[string]any
 	start := anthropicMessageOut{ID: messageID(r, by), Type: "message", Role: "assistant", Model: by.ModelID,
-		Content: []anthropicBlockOut{}, Usage: anthropicUsage{InputTokens: r.InputTokens, OutputTokens: 1}}
+		Content: []anthropicBlockOut{}, Usage: r.Cache.anthropic(anthropicUsage{InputTokens: r.InputTokens, OutputTokens: 1})}
 	events := []streamEvent{chunk(struct {
 		Type    string              `json:"type"`
 		Message anthropicMessageOut `json:"message"`
 	}{"message_start", start})}
 
 	index := 0
+	events, index = anthropicThinkingEvents(events, r, index) // thinking.go
 	if r.Text != "" || r.ToolUse == nil {
 		events = append(events, chunk(object{"type": "content_block_start", "index": index,
 			"content_block": object{"type": "text", "text": ""}}))
@@ -299,7 +321,7 @@ func anthropicStreamEvents(r reply, by servedBy, metrics invocationMetrics) []st
 	}
 	events = append(events,
 		chunk(object{"type": "message_delta",
-			"delta": object{"stop_reason": r.StopReason, "stop_sequence": nullableString(r.StopSequence)},
+			"delta": object{"stop_reason": r.anthropicStop(), "stop_sequence": nullableString(r.StopSequence)},
 			"usage": object{"output_tokens": r.OutputTokens}}),
 		chunk(object{"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics}))
 	return events
@@ -325,7 +347,7 @@ func novaStreamEvents(r reply, metrics invocationMetrics) []streamEvent {
 	events = append(events,
 		chunk(object{"messageStop": object{"stopReason": r.StopReason}}),
 		chunk(object{
-			"metadata": object{"usage": object{"inputTokens": r.InputTokens, "outputTokens": r.OutputTokens},
+			"metadata": object{"usage": novaStreamUsage(r),
 				"metrics": object{}, "trace": object{}},
 			"amazon-bedrock-invocationMetrics": metrics,
 		}))
@@ -342,6 +364,7 @@ func converseStreamEvents(r reply, latencyMs int64) []streamEvent {
 	}
 	events := []streamEvent{ev("messageStart", object{"role": "assistant"})}
 	index := 0
+	events, index = converseThinkingEvents(events, r, index) // thinking.go
 	if r.Text != "" || r.ToolUse == nil {
 		for _, d := range textDeltas(r.Text) {
 			events = append(events, ev("contentBlockDelta", object{"delta": object{"text": d}, "contentBlockIndex": index}))
@@ -360,6 +383,6 @@ func converseStreamEvents(r reply, latencyMs int64) []streamEvent {
 	}
 	events = append(events,
 		ev("messageStop", object{"stopReason": r.StopReason}),
-		ev("metadata", object{"usage": usageOf(r), "metrics": object{"latencyMs": latencyMs}}))
+		ev("metadata", converseMetadata(r, latencyMs)))
 	return events
 }

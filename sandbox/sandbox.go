@@ -39,6 +39,7 @@ type Sandbox struct {
 	rng         *mrand.Rand
 	routeSeq    map[string]uint64 // round-robin over a profile's destination regions
 	quotas      *quotaBook
+	prompts     *promptCache // prefixes written by cache points (promptcache.go)
 	stats       stats
 	calls       []Call
 }
@@ -66,6 +67,7 @@ type account struct {
 
 type role struct {
 	ARN, Name, ID string
+	Path          string // "/" or "/team/": the ARN is arn:aws:iam::ACCOUNT:role{Path}{Name}
 	Account       string
 	Trust         *iampolicy.Document
 	Policies      map[string]*iampolicy.Document
@@ -132,12 +134,17 @@ func (s *Sandbox) load(sc *Scenario) error {
 	s.rng = mrand.New(mrand.NewPCG(1, 2))
 	s.routeSeq = map[string]uint64{}
 	s.quotas = newQuotaBook()
+	s.prompts = newPromptCache()
 	s.stats = newStats()
 	s.calls = nil
 	for id, spec := range sc.Accounts {
 		a := &account{ID: id, Roles: map[string]*role{}, DisabledRegions: map[string]bool{}}
 		for name, rs := range spec.Roles {
-			r := &role{ARN: "arn:aws:iam::" + id + ":role/" + name, Name: name, Account: id,
+			path := rs.Path
+			if path == "" {
+				path = "/"
+			}
+			r := &role{ARN: "arn:aws:iam::" + id + ":role" + path + name, Name: name, Path: path, Account: id,
 				ID: "AROA" + pseudoID(id+name, 17), Policies: map[string]*iampolicy.Document{}, MaxSession: time.Hour}
 			if rs.MaxSessionDurationSeconds > 0 {
 				r.MaxSession = time.Duration(rs.MaxSessionDurationSeconds) * time.Second
@@ -189,10 +196,9 @@ func (s *Sandbox) load(sc *Scenario) error {
 		s.accounts[id] = a
 	}
 	if c := sc.Caller; c.RoleARN != "" {
-		acct, name, _ := splitRoleARN(c.RoleARN)
-		r := s.role(acct, name)
+		r := s.roleByARN(c.RoleARN)
 		if r == nil {
-			return fmt.Errorf("caller.role_arn %s: no such role in the scenario's accounts", c.RoleARN)
+			return fmt.Errorf("caller.role_arn %s: no such role in the scenario's accounts%s", c.RoleARN, s.pathHint(c.RoleARN))
 		}
 		session := c.SessionName
 		if session == "" {
@@ -217,12 +223,41 @@ func sortedPolicyTexts(m map[string]PolicyText) []PolicyText {
 	return out
 }
 
+// role is the role of an account by name, whatever its path. Callers hold s.mu.
 func (s *Sandbox) role(acct, name string) *role {
 	a := s.accounts[acct]
 	if a == nil {
 		return nil
 	}
 	return a.Roles[name]
+}
+
+// noRole is the error for an ARN that names no scenario role. Callers hold s.mu.
+func (s *Sandbox) noRole(arn string) error {
+	return fmt.Errorf("sandbox: no role %s in the scenario%s", arn, s.pathHint(arn))
+}
+
+// pathHint gives the ARN of the role an ARN names but for its path, for errors. Callers hold s.mu.
+func (s *Sandbox) pathHint(arn string) string {
+	if acct, name, ok := splitRoleARN(arn); ok {
+		if r := s.role(acct, name); r != nil {
+			return fmt.Sprintf(" (the role %s is %s)", name, r.ARN)
+		}
+	}
+	return ""
+}
+
+// roleByARN is the role an ARN names, path included: arn:aws:iam::A:role/x does not name the role x at path
+// /team/, whose ARN is arn:aws:iam::A:role/team/x, as on AWS. Callers hold s.mu.
+func (s *Sandbox) roleByARN(arn string) *role {
+	acct, name, ok := splitRoleARN(arn)
+	if !ok {
+		return nil
+	}
+	if r := s.role(acct, name); r != nil && r.ARN == arn {
+		return r
+	}
+	return nil
 }
 
 func (s *Sandbox) sessionPrincipal(r *role, session string, sessionPolicy *iampolicy.Document, chained bool, sourceIdentity string) *principal {
@@ -309,15 +344,14 @@ func (s *Sandbox) Scenario() *Scenario { return s.scenario }
 // SessionFor issues credentials for a session of any scenario role, as if obtained out of band (an
 // administrator's console session): for tests that start from a given role.
 func (s *Sandbox) SessionFor(roleARN, sessionName string, d time.Duration) (aws.Credentials, error) {
-	acct, name, ok := splitRoleARN(roleARN)
-	if !ok {
+	if _, _, ok := splitRoleARN(roleARN); !ok {
 		return aws.Credentials{}, fmt.Errorf("sandbox: %q is not a role ARN", roleARN)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.role(acct, name)
+	r := s.roleByARN(roleARN)
 	if r == nil {
-		return aws.Credentials{}, fmt.Errorf("sandbox: no role %s in the scenario", roleARN)
+		return aws.Credentials{}, s.noRole(roleARN)
 	}
 	c := s.issue(s.sessionPrincipal(r, sessionName, nil, false, ""), d)
 	return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.Secret, SessionToken: c.Token, CanExpire: true, Expires: c.Expires}, nil
@@ -402,15 +436,14 @@ func (s *Sandbox) SetRolePolicy(roleARN, name, doc string) error {
 }
 
 func (s *Sandbox) editRole(roleARN string, f func(*role) error) error {
-	acct, name, ok := splitRoleARN(roleARN)
-	if !ok {
+	if _, _, ok := splitRoleARN(roleARN); !ok {
 		return fmt.Errorf("sandbox: %q is not a role ARN", roleARN)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.role(acct, name)
+	r := s.roleByARN(roleARN)
 	if r == nil {
-		return fmt.Errorf("sandbox: no role %s in the scenario", roleARN)
+		return s.noRole(roleARN)
 	}
 	if err := f(r); err != nil {
 		return fmt.Errorf("sandbox: role %s: %w", roleARN, err)
@@ -513,6 +546,10 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if isControlPlane(r) { // Bedrock's control plane signs as "bedrock" too: told apart by path (controlplane.go)
 		s.serveControlPlane(w, r)
+		return
+	}
+	if isRuntimeOperation(r) { // ApplyGuardrail and the async-invoke operations, by path (runtimeops.go)
+		s.serveRuntimeOperation(w, r)
 		return
 	}
 	s.serveAWS(w, r)

@@ -65,6 +65,10 @@ type AccountSpec struct {
 
 // RoleSpec is an IAM role.
 type RoleSpec struct {
+	// Path is the role's IAM path, "/" when empty: a role at path /team/ is arn:aws:iam::ACCOUNT:role/team/NAME,
+	// and only that ARN names it (AssumeRole with arn:aws:iam::ACCOUNT:role/NAME is AccessDenied, as for a role
+	// that does not exist). Its sessions are arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION all the same.
+	Path     string                `yaml:"path" json:"path"`
 	Trust    PolicyText            `yaml:"trust" json:"trust"`
 	Policies map[string]PolicyText `yaml:"policies" json:"policies"`
 	// MaxSessionDurationSeconds is the role's maximum session duration; default 3600.
@@ -177,6 +181,8 @@ var (
 	accountIDRe = regexp.MustCompile(`^\d{12}$`)
 	roleNameRe  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	regionRe    = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$`)
+	// rolePathRe is IAM's pattern for paths, (\u002F)|(\u002F[\u0021-\u007E]+\u002F), 1-512 characters.
+	rolePathRe = regexp.MustCompile(`^(/|/[\x21-\x7E]{1,510}/)$`)
 	// Guardrail ids and versions, as Bedrock's model gives their patterns.
 	guardrailIDRe      = regexp.MustCompile(`^[a-z0-9]{1,64}$`)
 	guardrailVersionRe = regexp.MustCompile(`^(DRAFT|[1-9][0-9]{0,7})$`)
@@ -210,6 +216,9 @@ func (sc *Scenario) Validate() error {
 			if r == nil {
 				add("accounts.%s.roles.%s: empty role", id, name)
 				continue
+			}
+			if r.Path != "" && !rolePathRe.MatchString(r.Path) {
+				add("accounts.%s.roles.%s.path %q: a path starts and ends with / (\"/\" or like \"/team/\"), at most 512 printable ASCII characters", id, name, r.Path)
 			}
 			if r.Trust == "" {
 				add("accounts.%s.roles.%s.trust: a role needs a trust policy", id, name)
@@ -295,7 +304,9 @@ func (sc *Scenario) Validate() error {
 	return nil
 }
 
-// splitRoleARN splits arn:aws:iam::ACCOUNT:role/NAME (paths allowed).
+// splitRoleARN splits arn:aws:iam::ACCOUNT:role/NAME or arn:aws:iam::ACCOUNT:role/PATH/NAME into the account
+// and the name. The path is not returned: whether it is the role's is for the caller to check against the
+// role's ARN (Sandbox.roleByARN).
 func splitRoleARN(arn string) (account, name string, ok bool) {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || !accountIDRe.MatchString(parts[4]) {
@@ -335,7 +346,9 @@ func TargetRoleARN(account string) string {
 
 // DefaultScenario is the seed setup plus one more Bedrock account to pool with. Both Bedrock accounts' roles
 // may also call Claude Haiku 4.5 (HaikuProfile) and Claude Opus 5.5 (OpusProfile) through their jp. profiles,
-// with the same quotas as Sonnet's.
+// with the same quotas as Sonnet's. Each Bedrock account has a guardrail, GuardrailID(account), that its role
+// may apply (bedrock:ApplyGuardrail), and the role may read its asynchronous invocations
+// (bedrock:GetAsyncInvoke, bedrock:ListAsyncInvokes); PoolScenario's accounts too.
 func DefaultScenario() *Scenario {
 	return poolScenario([]string{SmallAccount, LargeAccount}, map[string]Quota{
 		SmallAccount: {RequestsPerMinute: 2, TokensPerMinute: 200_000},
@@ -392,8 +405,9 @@ func poolScenario(targets []string, quotas map[string]Quota, profiles ...string)
 		sc.Accounts[acct] = &AccountSpec{
 			Roles: map[string]*RoleSpec{TargetRoleName: {
 				Trust:    PolicyText(trust),
-				Policies: map[string]PolicyText{"BedrockInvoke": perms(acct), "ReadQuotas": readQuotas},
+				Policies: map[string]PolicyText{"BedrockInvoke": perms(acct), "ReadQuotas": readQuotas, "GuardrailsAndAsync": guardrailsAndAsync(acct)},
 			}},
+			Guardrails: []GuardrailSpec{defaultGuardrail(acct)},
 		}
 		for _, p := range profiles {
 			sc.Accounts[acct].Quotas = append(sc.Accounts[acct].Quotas,

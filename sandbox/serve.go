@@ -137,7 +137,7 @@ func (s *Sandbox) authenticate(c *call) *awsError {
 			}
 		}
 		s.mu.Unlock()
-		if p == nil {
+		if p == nil || !partitionKnows(p, c.Region) {
 			return newError(403, "UnrecognizedClientException", "Invalid API Key format: Must start with pre-defined prefix or be a valid Bedrock API key.")
 		}
 		c.Principal = p
@@ -157,15 +157,17 @@ func (s *Sandbox) authenticate(c *call) *awsError {
 	}
 	c.Region = a.Region
 	invalid, badSig, expired := "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"
-	expiredStatus := 403
 	if c.Service == serviceSTS {
-		invalid, badSig, expired, expiredStatus = "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", 400
+		// Expired credentials are ExpiredToken with status 403 from STS too (aws/aws-sdk-java-v2#1649,
+		// pulumi/pulumi-aws#2560). The 400 ExpiredTokenException of STS's model is another error: an expired
+		// web identity token passed to AssumeRoleWithWebIdentity.
+		invalid, badSig, expired = "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"
 	}
 	s.mu.Lock()
 	cred := s.creds[a.AccessKeyID]
 	now := s.clock()
 	s.mu.Unlock()
-	if cred == nil {
+	if cred == nil || !partitionKnows(cred.Principal, c.Region) {
 		return newError(403, invalid, msgInvalidToken)
 	}
 	token := r.Header.Get("X-Amz-Security-Token")
@@ -182,7 +184,7 @@ func (s *Sandbox) authenticate(c *call) *awsError {
 		}
 	}
 	if !cred.Expires.IsZero() && !now.Before(cred.Expires) {
-		return newError(expiredStatus, expired, msgExpired)
+		return newError(403, expired, msgExpired)
 	}
 	c.Principal = cred.Principal
 	return s.regionEnabled(c)

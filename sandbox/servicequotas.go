@@ -26,21 +26,68 @@ type serviceQuota struct {
 	QuotaAppliedAtLevel string  `json:"QuotaAppliedAtLevel"`
 }
 
-// QuotaName is the Service Quotas name of a Bedrock quota. scope is "cross-region", "global" or
-// "on-demand"; metric is "requests per minute", "tokens per minute" or "tokens per day".
+// QuotaName is the Service Quotas name of a Bedrock quota, as the console and ListServiceQuotas show it:
+// "Cross-region model inference requests per minute for Anthropic Claude Sonnet 4.5 V1". scope is
+// "cross-region", "global" or "on-demand"; metric is "requests per minute", "tokens per minute" or "tokens per
+// day".
 func QuotaName(scope, metric string, m catalog.Model) string {
+	display := quotaModelName(m)
+	if metric == "tokens per day" {
+		if scope == "global" {
+			return "Global cross-region model inference tokens per day for " + display // observed: L-BC182137
+		}
+		// AWS has one daily quota of a model for on-demand and cross-region calls, "Model invocation max tokens
+		// per day for X (doubled for cross-region calls)" (L-381AD9EE); the sandbox keeps one per scope, named
+		// apart.
+		prefix := map[string]string{"cross-region": "Cross-region", "on-demand": "On-demand"}[scope]
+		return prefix + " model invocation max tokens per day for " + display
+	}
+	prefix := map[string]string{"cross-region": "Cross-region model inference", "global": "Global cross-region model inference", "on-demand": "On-demand model inference"}[scope]
+	return prefix + " " + metric + " for " + display
+}
+
+// quotaModelName is how quota names name a model: provider, model name, and for some models a version.
+func quotaModelName(m catalog.Model) string {
 	display := m.Name
 	if p := m.Provider; p != "" && !strings.HasPrefix(strings.ToLower(display), p) {
 		r := []rune(p)
 		r[0] = unicode.ToUpper(r[0])
 		display = string(r) + " " + display
 	}
-	if metric == "tokens per day" {
-		prefix := map[string]string{"cross-region": "Cross-region", "global": "Global cross-region", "on-demand": "On-demand"}[scope]
-		return prefix + " model invocation max tokens per day for " + display
+	// A version the catalogue's name carries is written upper-case: "Anthropic Claude 3.5 Sonnet V2" (L-1D3E59A3).
+	if i := strings.LastIndex(display, " v"); i >= 0 && isDigits(display[i+2:]) {
+		display = display[:i] + " V" + display[i+2:]
 	}
-	prefix := map[string]string{"cross-region": "Cross-region model inference", "global": "Global cross-region model inference", "on-demand": "On-demand model inference"}[scope]
-	return prefix + " " + metric + " for " + display
+	if quotaNameV1[m.ID] {
+		display += " V1"
+	}
+	return display
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// quotaNameV1 are the models whose quota names end in " V1". Whether a name does is not a rule of the model id:
+// it is "Claude Sonnet 4.5 V1" but "Claude Haiku 4.5", although both ids end in -v1:0, and "Claude Opus 4.6 V1"
+// for an id ending in -v1 without :0. The evidence, names as ListServiceQuotas lists them (quota codes where
+// seen):
+//   - with V1: Claude Sonnet 4.5 (the seed article's new account, "Cross-region model inference requests per
+//     minute for Anthropic Claude Sonnet 4.5 V1"; L-4A6BFAB1, L-F4DDD3EB, L-DB84CE56), Claude Sonnet 4
+//     (L-559DCC33, L-59759B4A), Claude Opus 4 (the General Reference's Bedrock quota table), Claude 3.7 Sonnet
+//     (L-3D8CC480, L-6E888CC2), Claude Opus 4.6 (public quota tools' "... for Anthropic Claude Opus 4.6 V1").
+//   - without: Claude Haiku 4.5 (L-CCA5DF70, L-58BE175A), Claude Opus 4.5 (L-27989F42), Claude 3 Haiku
+//     (L-616A3F5B), Amazon Nova Pro, Lite and Micro (L-ED46B8C5, L-89F8391A, L-3F110E0F), Claude Sonnet 4.6,
+//     Claude Opus 4.7 and 4.8 (seen in public quota tools); Claude Opus 4.1 was seen only without, in an older
+//     name form ("Cross-Region InvokeModel tokens per minute for Anthropic Claude Opus 4.1").
+//
+// Models not listed, among them those a relay config adds, get no suffix.
+var quotaNameV1 = map[string]bool{
+	"anthropic.claude-sonnet-4-5-20250929-v1:0": true,
+	"anthropic.claude-sonnet-4-20250514-v1:0":   true,
+	"anthropic.claude-opus-4-20250514-v1:0":     true,
+	"anthropic.claude-3-7-sonnet-20250219-v1:0": true,
+	"anthropic.claude-opus-4-6-v1":              true,
 }
 
 func quotaCode(name string) string {

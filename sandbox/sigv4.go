@@ -17,6 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+
+	relay "github.com/bedrock-relay/bedrock-relay"
+	"github.com/bedrock-relay/bedrock-relay/catalog"
 )
 
 // sigv4Auth is the parsed Authorization header of a SigV4-signed request.
@@ -171,4 +174,13 @@ func signHTTP2(r *http.Request, body []byte, a sigv4Auth, secret, amzDate string
 	}
 	key := mac(mac(mac(mac([]byte("AWS4"+secret), a.Date), a.Region), a.Service), "aws4_request")
 	return hex.EncodeToString(mac(key, toSign))
+}
+
+// partitionKnows reports whether the partition of region (aws, aws-us-gov, aws-cn) knows p's credentials.
+// Each partition has its own IAM and STS, so a commercial access key, session or API key used in a us-gov-* or
+// cn-* region is one that partition never issued: AWS answers it as any unknown key (STS InvalidClientTokenId,
+// Bedrock UnrecognizedClientException, 403 "The security token included in the request is invalid.", as seen
+// the other way round with a GovCloud key sent to commercial STS, aws/aws-sdk-java#1879).
+func partitionKnows(p *principal, region string) bool {
+	return relay.PartitionOf(p.ARN, "aws") == catalog.PartitionOf(region)
 }

@@ -22,6 +22,10 @@ type Call struct {
 	Outcome      string    `json:"outcome"`          // "ok" or the error code
 	InputTokens  int       `json:"input_tokens,omitempty"`
 	OutputTokens int       `json:"output_tokens,omitempty"`
+
+	// Prompt cache tokens (promptcache.go); InputTokens counts neither.
+	CacheReadInputTokens  int `json:"cache_read_input_tokens,omitempty"`
+	CacheWriteInputTokens int `json:"cache_write_input_tokens,omitempty"`
 }
 
 // maxCalls bounds the recorded-call log; counters are kept in full.

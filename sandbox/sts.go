@@ -1,6 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
+	"compress/flate"
+	"encoding/json"
 	"encoding/xml"
 	"net/http"
 	"net/url"
@@ -122,6 +125,7 @@ var (
 	sourceIdentityRe = regexp.MustCompile(`^[\w+=,.@-]*$`)
 	tagKeyRe         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
 	tagValueRe       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	policyCharsRe    = regexp.MustCompile(`^[\t\n\r\x{20}-\x{FF}]*$`)
 )
 
 // validationErrors collects STS model constraint failures and words them as STS does:
@@ -197,6 +201,7 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 		}
 	}
 	tags := map[string]string{}
+	var tagList [][2]string // as sent, for packing
 	for i := 1; ; i++ {
 		k := f.Get("Tags.member." + strconv.Itoa(i) + ".Key")
 		if k == "" && !f.Has("Tags.member."+strconv.Itoa(i)+".Key") {
@@ -212,39 +217,62 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 			v.add(val, "tags."+strconv.Itoa(i)+".member.value", `Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*`)
 		}
 		tags[k] = val
+		tagList = append(tagList, [2]string{k, val})
 		if i > 50 {
 			v.add(strconv.Itoa(i), "tags", "Member must have length less than or equal to 50")
 			break
 		}
 	}
-	var sessionPolicy *iampolicy.Document
-	if pol := f.Get("Policy"); f.Has("Policy") {
-		if len(pol) > 2048 {
-			return nil, newError(400, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", len(pol)*100/2048)
+	policy := f.Get("Policy")
+	if f.Has("Policy") {
+		// The plaintext limit is the model's (sessionPolicyDocumentType: 1 to 2048 characters of
+		// [\u0009\u000A\u000D\u0020-\u00FF]); the packed limit below is separate.
+		v.length(policy, "policy", 1, 2048)
+		if !policyCharsRe.MatchString(policy) {
+			v.add(policy, "policy", `Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
 		}
-		d, err := parsePolicy(pol)
-		if err != nil {
-			return nil, newError(400, "MalformedPolicyDocument", "The policy is not in the valid JSON format: %v", err)
-		}
-		sessionPolicy = d
 	}
 	if e := v.err(); e != nil {
 		return nil, e
 	}
+	var sessionPolicy *iampolicy.Document
+	if f.Has("Policy") {
+		d, err := parsePolicy(policy)
+		if err != nil {
+			return nil, malformedSessionPolicy(policy)
+		}
+		sessionPolicy = d
+	}
+	packed := -1 // PackedPolicySize, reported when a policy or tags are passed
+	if f.Has("Policy") || len(tagList) > 0 {
+		var e *awsError
+		if packed, e = packSession(policy, tagList); e != nil {
+			return nil, e
+		}
+	}
 
 	caller := c.Principal
 	deny := newError(403, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, roleARN)
-	acct, name, ok := splitRoleARN(roleARN)
+	acct, _, ok := splitRoleARN(roleARN)
 	if !ok {
 		return nil, newError(400, "ValidationError", "%s is invalid", roleARN)
 	}
 	s.mu.Lock()
-	r := s.role(acct, name)
+	r := s.roleByARN(roleARN)
+	roleAcct := s.accounts[acct]
+	disabled := roleAcct != nil && roleAcct.DisabledRegions[c.Region]
 	callerAcct := s.accounts[caller.Account]
 	lifetime := s.lifetime
 	s.mu.Unlock()
+	if disabled {
+		// STS will not issue credentials of an account in a region the account has not enabled: 403
+		// RegionDisabledException naming that account, the role's (observed: aws/aws-cdk#11474,
+		// turbot/steampipe-plugin-aws#1510, org-formation/org-formation-cli#465). The caller's own account not
+		// having the region is another matter: its credentials are not valid there (authenticate).
+		return nil, newError(403, "RegionDisabledException", "STS is not activated in this region for account:%s. Your account administrator can activate STS in this region using the IAM Console.", acct)
+	}
 	if r == nil {
-		return nil, deny // AWS does not reveal whether the role exists
+		return nil, deny // AWS does not reveal whether the role exists, nor that only the path is wrong
 	}
 	chained := caller.Role != nil
 	if duration > r.MaxSession {
@@ -312,9 +340,8 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 	out.Result.Credentials.SecretAccessKey = cred.Secret
 	out.Result.Credentials.SessionToken = cred.Token
 	out.Result.Credentials.Expiration = cred.Expires.UTC().Format(time.RFC3339)
-	if sessionPolicy != nil || len(tags) > 0 {
-		size := (len(f.Get("Policy")) + 40*len(tags)) * 100 / 2048
-		out.Result.PackedPolicySize = &size
+	if packed >= 0 {
+		out.Result.PackedPolicySize = &packed
 	}
 	out.Meta.RequestID = c.ID
 	return out, nil
@@ -326,4 +353,57 @@ func principalARNForConditions(p *principal) string {
 		return p.Role.ARN
 	}
 	return p.ARN
+}
+
+// malformedSessionPolicy is STS's answer to a session policy it cannot read.
+func malformedSessionPolicy(policy string) *awsError {
+	if !json.Valid([]byte(policy)) {
+		// wording: observed; amazon.aws's sts_assume_role integration test against AWS expects it for the
+		// policy "invalid policy". Since late 2025 AWS has also been seen to answer the JSON parser's own
+		// text ("Unexpected character ('i' (code 105)): expected a valid value ...",
+		// ansible-collections/amazon.aws#2778), which the sandbox does not imitate.
+		return newError(400, "MalformedPolicyDocument", "The policy is not in the valid JSON format.")
+	}
+	// wording: IAM's for a document that is JSON but not policy grammar (observed from IAM's PutRolePolicy and
+	// CreatePolicy), not observed from STS.
+	return newError(400, "MalformedPolicyDocument", "Syntax errors in policy.")
+}
+
+// packedLimit is the compressed size, in bytes, that packSession counts as 100%.
+//
+// AWS packs the session policy, managed policy ARNs and session tags into a binary form it does not document
+// ("An AWS conversion compresses the passed inline session policy, managed policy ARNs, and session tags into
+// a packed binary format that has a separate limit", STS API reference), so the sandbox's figure is an
+// approximation: DEFLATE of the policy and the tags, calibrated so that a compressible policy at the 2,048
+// character plaintext maximum uses a few percent (and passes), while 50 tags with random 256-character values,
+// the documented maxima of count and value length, come to about 120% and fail, as AWS warns a request within
+// every plaintext limit can. It is not calibrated on observed PackedPolicySize figures: AWS's packing counts
+// tags far more heavily (EKS Pod Identity's six session tags alone are reported at 74%,
+// aws/containers-roadmap#2413), so do not compare the sandbox's percentages with AWS's.
+const packedLimit = 8192
+
+// packSession is PackedPolicySize for an AssumeRole request: the percentage of packedLimit that the policy and
+// the tags take once compressed, rounded up, or PackedPolicyTooLarge (400) past 100%.
+func packSession(policy string, tags [][2]string) (int, *awsError) {
+	size := func(policy string, tags [][2]string) int {
+		var b bytes.Buffer
+		w, _ := flate.NewWriter(&b, flate.BestCompression)
+		w.Write([]byte(policy))
+		for _, t := range tags {
+			w.Write([]byte(t[0] + "\x00" + t[1] + "\x00"))
+		}
+		w.Close()
+		return (b.Len()*100 + packedLimit - 1) / packedLimit
+	}
+	total := size(policy, tags)
+	if total <= 100 {
+		return total, nil
+	}
+	if len(tags) > 0 && (policy == "" || size("", tags) > 100) {
+		// wording: observed (a CloudTrail errorMessage quoted in aws/containers-roadmap#2413).
+		return 0, newError(400, "PackedPolicyTooLarge", "Packed size of session tags consumes %d%% of allotted space.", total)
+	}
+	// wording: from documentation (AWS Knowledge Center, "How can I avoid getting a PackedPolicyTooLarge
+	// error"), not observed.
+	return 0, newError(400, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", total)
 }

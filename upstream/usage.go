@@ -14,6 +14,9 @@ import (
 // appends to the last chunk of an InvokeModelWithResponseStream.
 type Usage struct {
 	InputTokens, OutputTokens int
+	// CacheReadInputTokens and CacheWriteInputTokens are the prompt-cache counts, where Bedrock reports them
+	// (a request with cache points); InputTokens counts neither.
+	CacheReadInputTokens, CacheWriteInputTokens int
 	// Latency is Bedrock's own measure of the invocation, where it says (0 otherwise).
 	Latency time.Duration
 }
@@ -24,6 +27,13 @@ func UsageFromHeaders(h http.Header) Usage {
 	in, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Input-Token-Count"))
 	out, _ := strconv.Atoi(h.Get("X-Amzn-Bedrock-Output-Token-Count"))
 	u := Usage{InputTokens: in, OutputTokens: out}
+	// Absent without cache points: parsed only when present, so that the common answer makes no error value.
+	if v := h.Get("X-Amzn-Bedrock-Cache-Read-Input-Token-Count"); v != "" {
+		u.CacheReadInputTokens, _ = strconv.Atoi(v)
+	}
+	if v := h.Get("X-Amzn-Bedrock-Cache-Write-Input-Token-Count"); v != "" {
+		u.CacheWriteInputTokens, _ = strconv.Atoi(v)
+	}
 	if ms, err := strconv.Atoi(h.Get("X-Amzn-Bedrock-Invocation-Latency")); err == nil {
 		u.Latency = time.Duration(ms) * time.Millisecond
 	}
@@ -38,23 +48,26 @@ func UsageFromResponse(op string, h http.Header, body []byte) Usage {
 		return u
 	}
 	var b struct {
-		Usage struct {
-			InputTokens  int `json:"inputTokens"`
-			OutputTokens int `json:"outputTokens"`
-		} `json:"usage"`
+		Usage converseUsage `json:"usage"`
 	}
 	_ = json.Unmarshal(body, &b)
 	u.InputTokens, u.OutputTokens = b.Usage.InputTokens, b.Usage.OutputTokens
+	u.CacheReadInputTokens, u.CacheWriteInputTokens = b.Usage.CacheReadInputTokens, b.Usage.CacheWriteInputTokens
 	return u
+}
+
+// converseUsage is Converse's TokenUsage.
+type converseUsage struct {
+	InputTokens           int `json:"inputTokens"`
+	OutputTokens          int `json:"outputTokens"`
+	CacheReadInputTokens  int `json:"cacheReadInputTokens"`
+	CacheWriteInputTokens int `json:"cacheWriteInputTokens"`
 }
 
 // ConverseMetadataUsage reads the usage of a ConverseStream metadata event's payload.
 func ConverseMetadataUsage(payload []byte) (Usage, bool) {
 	var b struct {
-		Usage *struct {
-			InputTokens  int `json:"inputTokens"`
-			OutputTokens int `json:"outputTokens"`
-		} `json:"usage"`
+		Usage   *converseUsage `json:"usage"`
 		Metrics struct {
 			LatencyMs int64 `json:"latencyMs"`
 		} `json:"metrics"`
@@ -63,6 +76,7 @@ func ConverseMetadataUsage(payload []byte) (Usage, bool) {
 		return Usage{}, false
 	}
 	return Usage{InputTokens: b.Usage.InputTokens, OutputTokens: b.Usage.OutputTokens,
+		CacheReadInputTokens: b.Usage.CacheReadInputTokens, CacheWriteInputTokens: b.Usage.CacheWriteInputTokens,
 		Latency: time.Duration(b.Metrics.LatencyMs) * time.Millisecond}, true
 }
 
@@ -76,15 +90,18 @@ func InvocationMetrics(event []byte) (Usage, bool) {
 	}
 	var ev struct {
 		M *struct {
-			InputTokenCount   int   `json:"inputTokenCount"`
-			OutputTokenCount  int   `json:"outputTokenCount"`
-			InvocationLatency int64 `json:"invocationLatency"`
+			InputTokenCount           int   `json:"inputTokenCount"`
+			OutputTokenCount          int   `json:"outputTokenCount"`
+			CacheReadInputTokenCount  int   `json:"cacheReadInputTokenCount"`
+			CacheWriteInputTokenCount int   `json:"cacheWriteInputTokenCount"`
+			InvocationLatency         int64 `json:"invocationLatency"`
 		} `json:"amazon-bedrock-invocationMetrics"`
 	}
 	if json.Unmarshal(event, &ev) != nil || ev.M == nil {
 		return Usage{}, false
 	}
 	return Usage{InputTokens: ev.M.InputTokenCount, OutputTokens: ev.M.OutputTokenCount,
+		CacheReadInputTokens: ev.M.CacheReadInputTokenCount, CacheWriteInputTokens: ev.M.CacheWriteInputTokenCount,
 		Latency: time.Duration(ev.M.InvocationLatency) * time.Millisecond}, true
 }
 

@@ -1,5 +1,6 @@
 // Package httpapi is the relay's HTTP surface: the Bedrock Runtime wire API (POST /model/{modelId}/invoke,
-// invoke-with-response-stream, converse, converse-stream, count-tokens) in front of a router.Router, the caller
+// invoke-with-response-stream, converse, converse-stream, count-tokens; ApplyGuardrail and the async-invoke
+// operations, guardrail.go and async.go) in front of a router.Router, the caller
 // authentication shared with the OpenAI-compatible API under /v1/, Prometheus metrics, the JSON access log,
 // and the admin handler (/metrics, /healthz, /readyz).
 //

@@ -22,6 +22,8 @@ var bedrockOps = map[string]struct{ stream, nativeBody bool }{
 //	POST /model/{modelId}/converse                      Converse
 //	POST /model/{modelId}/converse-stream               ConverseStream
 //	POST /model/{modelId}/count-tokens                  CountTokens
+//	POST /guardrail/{id}/version/{version}/apply        ApplyGuardrail (guardrail.go)
+//	POST /async-invoke, GET /async-invoke[/{arn}]       StartAsyncInvoke, ListAsyncInvokes, GetAsyncInvoke (async.go)
 //	     /v1/...                                        the OpenAI-compatible API (openai*.go)
 //	anything else                                       404 UnknownOperationException
 //
@@ -33,6 +35,9 @@ func (h *Handler) routes() {
 	openai := func(f apiFunc) http.Handler { return h.serve("openai", openAIShape, f) }
 
 	h.mux.Handle("/model/", bedrock(h.serveModel))
+	h.mux.Handle("/guardrail/", bedrock(h.applyGuardrail))
+	h.mux.Handle("/async-invoke", bedrock(h.asyncInvokes))
+	h.mux.Handle("/async-invoke/", bedrock(h.getAsyncInvoke))
 
 	// The OpenAI-compatible API authenticates with the same keys (h.Authenticate) and routes through the same
 	// router. Its handlers live in openai*.go.
@@ -55,7 +60,7 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, x *exchange) 
 
 func unknownOperation(r *http.Request) *Error {
 	return &Error{Status: http.StatusNotFound, Code: "UnknownOperationException",
-		Message: "The relay serves the Bedrock Runtime API: POST /model/{modelId}/invoke, invoke-with-response-stream, converse, converse-stream or count-tokens; not " + r.Method + " " + r.URL.EscapedPath() + "."}
+		Message: "The relay serves the Bedrock Runtime API: POST /model/{modelId}/invoke, invoke-with-response-stream, converse, converse-stream or count-tokens, POST /guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply, POST and GET /async-invoke and GET /async-invoke/{invocationArn}; not " + r.Method + " " + r.URL.EscapedPath() + "."}
 }
 
 // openAINotFound answers /v1/ paths no OpenAI-compatible handler serves.
