@@ -277,6 +277,10 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 	if perr == nil && op.name != "CountTokens" {
 		perr = prepareRequest(&conv, res.Model, op.name, c.Body, r.Header) // cache points, tier (promptcache.go)
 	}
+	var guard *guardrailRun
+	if perr == nil && op.name != "CountTokens" {
+		guard, perr = s.prepareGuardrail(p, c.Region, op.name, c.Body, r.Header, conv) // guardrail_invoke.go
+	}
 	if perr != nil {
 		fail(perr)
 		return
@@ -321,6 +325,7 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 	rep := replyWithThinking(conv, by) // generateReply, after the thinking blocks if any (thinking.go)
 	// The stop directive, the prompt cache's accounting and the tier to echo (promptcache.go).
 	rep = s.finishReply(conv, rep, p.Account, res.Model)
+	rep = guard.apply(rep) // a guardrail's intervention (guardrail_invoke.go)
 	// Cache reads do not count against the quota (AWS's prompt-caching page); writes do.
 	s.quotas.commit(res2, rep.InputTokens+rep.Cache.write()+rep.OutputTokens*res.Model.OutputBurndown)
 	rec.InputTokens, rec.OutputTokens = rep.InputTokens, rep.OutputTokens
@@ -350,6 +355,7 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		} else {
 			body = converseResponseBody(rep, total.Milliseconds())
 		}
+		body = guard.addTo(op.name, body)
 		h.Set("Content-Type", "application/json")
 		rec.Outcome = "ok"
 		s.record(rec)
@@ -365,6 +371,7 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 		h.Set("X-Amzn-Bedrock-Content-Type", "application/json")
 	} else {
 		events = converseStreamEvents(rep, total.Milliseconds())
+		guard.addToStream(events)
 		terminal = 2 // messageStop, metadata
 	}
 	h.Set("Content-Type", "application/vnd.amazon.eventstream")
