@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -30,6 +31,110 @@ type Config struct {
 	Targets []TargetSpec      `yaml:"targets"`
 	// Catalog extends the embedded model catalogue for this relay (a model AWS added after the release).
 	Catalog CatalogSpec `yaml:"catalog"`
+	// State is where budgets and cooldowns are kept: in each process, or in Redis for every replica.
+	State State `yaml:"state"`
+}
+
+// State is where the budget windows and hard cooldowns of every target × model are kept.
+type State struct {
+	// Backend is memory (the default: each relay process, each Lambda instance, keeps its own) or redis
+	// (shared by every process and instance that uses the same Redis and key prefix).
+	Backend string     `yaml:"backend"`
+	Redis   RedisState `yaml:"redis"`
+}
+
+// The values of State.Backend.
+const (
+	StateMemory = "memory"
+	StateRedis  = "redis"
+)
+
+// RedisState is how to reach Redis (or Valkey, ElastiCache, MemoryDB) for state.backend redis.
+type RedisState struct {
+	// Addrs are host:port addresses: one for a single node (or a cluster's configuration endpoint, with
+	// Cluster), several for a Cluster's nodes, or the Sentinels with MasterName.
+	Addrs []string `yaml:"addrs"`
+	// Cluster speaks the Cluster protocol to a single address (ElastiCache or MemoryDB cluster mode).
+	Cluster bool `yaml:"cluster"`
+	// MasterName is the Sentinel master's name; Addrs are then the Sentinels.
+	MasterName string `yaml:"master_name"`
+	// Username is the ACL user; empty with a password: the default user (requirepass).
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password, PasswordFile a file holding it: one
+	// or neither (no password). The password itself is never written in the config.
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS encrypts the connection (ElastiCache and MemoryDB in-transit encryption): `tls: true`, or a mapping.
+	TLS RedisTLS `yaml:"tls"`
+	// KeyPrefix starts every key; default "bedrock-relay:". Relays with the same prefix share budgets.
+	KeyPrefix string `yaml:"key_prefix"`
+	// Timeout bounds every call to Redis, a reservation's round trip included; default 50ms. A call that
+	// takes longer falls back to local budgets, never fails the request.
+	Timeout Duration `yaml:"timeout"`
+	// FallbackShare is the fraction of each budget a relay process allows itself while Redis cannot be
+	// reached, in (0, 1]: 1/N for N replicas. Default 0.5.
+	FallbackShare *float64 `yaml:"fallback_share"`
+	// ProbeInterval is how often a relay in fallback checks whether Redis is back; default 1s.
+	ProbeInterval Duration `yaml:"probe_interval"`
+}
+
+// RedisTLS is the TLS of the connection to Redis.
+type RedisTLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of the CAs to trust; default the system's (which ElastiCache's certificates
+	// chain to).
+	CAFile string `yaml:"ca_file"`
+	// ServerName overrides the name checked in the server's certificate; default the address's host.
+	ServerName string `yaml:"server_name"`
+}
+
+// UnmarshalYAML takes true or false for Enabled alone, or the mapping (refusing unknown fields).
+func (t *RedisTLS) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var on bool
+		if err := n.Decode(&on); err != nil {
+			return fmt.Errorf("line %d: tls %q: want true, false or a mapping of enabled, ca_file, server_name", n.Line, n.Value)
+		}
+		*t = RedisTLS{Enabled: on}
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch k := n.Content[i]; k.Value {
+			case "enabled", "ca_file", "server_name":
+			default:
+				return fmt.Errorf("line %d: field %s not found in tls (want enabled, ca_file, server_name)", k.Line, k.Value)
+			}
+		}
+	}
+	type plain RedisTLS
+	return n.Decode((*plain)(t))
+}
+
+// Password reads the Redis password from the variable PasswordEnv names (through getenv) or from
+// PasswordFile (without its trailing newline); "" when neither is set. Errors name the variable or the file,
+// never what they hold.
+func (r RedisState) Password(getenv func(string) string) (string, error) {
+	switch {
+	case r.PasswordEnv != "":
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		if v := getenv(r.PasswordEnv); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("state.redis.password_env: $%s is empty or not set; export the Redis password in it", r.PasswordEnv)
+	case r.PasswordFile != "":
+		data, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("state.redis.password_file: %w", err)
+		}
+		if v := strings.TrimRight(string(data), "\r\n"); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("state.redis.password_file: %s is empty; write the Redis password in it", r.PasswordFile)
+	}
+	return "", nil
 }
 
 // CatalogSpec is the relay's addition to catalog.Default(): models in catalog.yaml's format (id, name,
@@ -269,6 +374,24 @@ func (c *Config) FillDefaults() {
 	if c.Routing.AnthropicBetas == "" {
 		c.Routing.AnthropicBetas = BetasDrop
 	}
+	if c.State.Backend == "" {
+		c.State.Backend = StateMemory
+	}
+	if r := &c.State.Redis; c.State.Backend == StateRedis {
+		if r.KeyPrefix == "" {
+			r.KeyPrefix = "bedrock-relay:"
+		}
+		if r.Timeout == 0 {
+			r.Timeout = Duration(50 * time.Millisecond)
+		}
+		if r.ProbeInterval == 0 {
+			r.ProbeInterval = Duration(time.Second)
+		}
+		if r.FallbackShare == nil {
+			share := 0.5
+			r.FallbackShare = &share
+		}
+	}
 }
 
 // ModelCatalog is catalog.Default() with the config's catalog section merged in: the catalogue this relay's
@@ -317,6 +440,7 @@ func (c *Config) Validate() error {
 	default:
 		add("routing.anthropic_betas %q: want drop (the default), pass or reject", c.Routing.AnthropicBetas)
 	}
+	c.State.validate(add)
 	cat, err := c.ModelCatalog()
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -393,6 +517,58 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid relay config:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validate adds the state section's problems.
+func (s State) validate(add func(format string, args ...any)) {
+	r := s.Redis
+	switch s.Backend {
+	case "", StateMemory:
+		if len(r.Addrs) > 0 {
+			add("state.redis.addrs: set, but state.backend is %s; set state.backend: redis to share budgets through it", cmp.Or(s.Backend, StateMemory))
+		}
+		return
+	case StateRedis:
+	default:
+		add("state.backend %q: want memory (the default) or redis", s.Backend)
+		return
+	}
+	if len(r.Addrs) == 0 {
+		add("state.redis.addrs: list the Redis address (host:port, e.g. cache.example.internal:6379), or several for a Cluster")
+	}
+	for i, a := range r.Addrs {
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			add("state.redis.addrs[%d] %q: want host:port, e.g. cache.example.internal:6379", i, a)
+		}
+	}
+	if r.Cluster && r.MasterName != "" {
+		add("state.redis.cluster and state.redis.master_name: a Cluster or a Sentinel master, not both")
+	}
+	if r.PasswordEnv != "" && r.PasswordFile != "" {
+		add("state.redis.password_env and state.redis.password_file: set one, not both")
+	}
+	if r.PasswordEnv != "" && !envNameRe.MatchString(r.PasswordEnv) {
+		// Not echoed: a value that is no variable's name may be the password itself.
+		add("state.redis.password_env: want the name of an environment variable, e.g. REDIS_PASSWORD, not the password itself")
+	}
+	if !r.TLS.Enabled && (r.TLS.CAFile != "" || r.TLS.ServerName != "") {
+		add("state.redis.tls: ca_file and server_name need enabled: true")
+	}
+	if strings.ContainsAny(r.KeyPrefix, "{}") {
+		add("state.redis.key_prefix %q: no { or } (the relay puts its own hash tags in keys)", r.KeyPrefix)
+	}
+	if r.Timeout < 0 {
+		add("state.redis.timeout %v: want a short positive duration such as 50ms", time.Duration(r.Timeout))
+	}
+	if r.ProbeInterval < 0 {
+		add("state.redis.probe_interval %v: want a positive duration such as 1s", time.Duration(r.ProbeInterval))
+	}
+	if f := r.FallbackShare; f != nil && (*f <= 0 || *f > 1) {
+		add("state.redis.fallback_share %v: want a fraction in (0, 1], 1/N for N replicas (e.g. 0.5)", *f)
+	}
 }
 
 // ServedModel returns the foundation-model id a target's model entry serves, checking that the entry makes

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `
@@ -204,5 +205,106 @@ func TestAnthropicBetasDefault(t *testing.T) {
 	}
 	if c.Routing.AnthropicBetas != BetasDrop {
 		t.Errorf("routing.anthropic_betas = %q, want drop by default", c.Routing.AnthropicBetas)
+	}
+}
+
+func TestStateDefaults(t *testing.T) {
+	c, err := load(t, good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Backend != StateMemory {
+		t.Errorf("state.backend = %q, want memory by default", c.State.Backend)
+	}
+	c, err = load(t, good+`
+state:
+  backend: redis
+  redis:
+    addrs: ["cache.example.internal:6379"]
+    tls: true
+    password_env: REDIS_PASSWORD
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	r := c.State.Redis
+	if r.KeyPrefix != "bedrock-relay:" || r.Timeout != Duration(50*time.Millisecond) || r.ProbeInterval != Duration(time.Second) ||
+		r.FallbackShare == nil || *r.FallbackShare != 0.5 || !r.TLS.Enabled {
+		t.Errorf("state.redis = %+v, want the defaults filled and tls on", r)
+	}
+	pw, err := r.Password(func(k string) string { return map[string]string{"REDIS_PASSWORD": "s3cret"}[k] })
+	if err != nil || pw != "s3cret" {
+		t.Errorf("Password = %q, %v; want the variable's value", pw, err)
+	}
+	if _, err := r.Password(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "REDIS_PASSWORD") {
+		t.Errorf("Password with the variable unset: %v, want an error naming it", err)
+	}
+
+	file := filepath.Join(t.TempDir(), "redis-password")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if pw, err := (RedisState{PasswordFile: file}).Password(nil); err != nil || pw != "from-file" {
+		t.Errorf("Password from a file = %q, %v; want its line", pw, err)
+	}
+	if _, err := (RedisState{PasswordFile: file + ".missing"}).Password(nil); err == nil || !strings.Contains(err.Error(), "state.redis.password_file") {
+		t.Errorf("Password from a missing file: %v, want an error naming the key", err)
+	}
+	c, err = load(t, good+"state: {backend: redis, redis: {addrs: [\"a:1\"], tls: {enabled: true, ca_file: /etc/ca.pem}}}\n", nil)
+	if err != nil || c.State.Redis.TLS.CAFile != "/etc/ca.pem" {
+		t.Errorf("tls as a mapping: %+v, %v", c, err)
+	}
+}
+
+func TestStateErrors(t *testing.T) {
+	tests := []struct{ state, want string }{
+		{"{backend: etcd}", `state.backend "etcd": want memory (the default) or redis`},
+		{"{backend: redis}", "state.redis.addrs: list the Redis address"},
+		{`{backend: redis, redis: {addrs: ["cache.example.internal"]}}`, `state.redis.addrs[0] "cache.example.internal": want host:port`},
+		{`{backend: redis, redis: {addrs: ["a:6379", ":6379", "b:http", "c:70000"]}}`, `state.redis.addrs[1] ":6379"`},
+		{`{backend: redis, redis: {addrs: ["a:6379", "b:http"]}}`, `state.redis.addrs[1] "b:http"`},
+		{`{backend: redis, redis: {addrs: ["a:1"], fallback_share: 0}}`, "state.redis.fallback_share 0: want a fraction in (0, 1]"},
+		{`{backend: redis, redis: {addrs: ["a:1"], fallback_share: 1.5}}`, "state.redis.fallback_share 1.5"},
+		{`{backend: redis, redis: {addrs: ["a:1"], fallback_share: -0.5}}`, "state.redis.fallback_share -0.5"},
+		{`{backend: redis, redis: {addrs: ["a:1"], password_env: P, password_file: /run/p}}`, "state.redis.password_env and state.redis.password_file: set one, not both"},
+		{`{backend: redis, redis: {addrs: ["a:1"], password_env: "hunter2!"}}`, "want the name of an environment variable"},
+		{`{backend: redis, redis: {addrs: ["a:1"], key_prefix: "{x}"}}`, "state.redis.key_prefix"},
+		{`{backend: redis, redis: {addrs: ["a:1"], timeout: -1s}}`, "state.redis.timeout"},
+		{`{backend: redis, redis: {addrs: ["a:1"], tls: {ca_file: /x}}}`, "state.redis.tls: ca_file and server_name need enabled: true"},
+		{`{backend: redis, redis: {addrs: ["a:1"], cluster: true, master_name: m}}`, "a Cluster or a Sentinel master, not both"},
+		{`{redis: {addrs: ["a:1"]}}`, "state.redis.addrs: set, but state.backend is memory"},
+	}
+	for _, tt := range tests {
+		c, err := load(t, good+"state: "+tt.state+"\n", nil)
+		if err != nil {
+			t.Errorf("%s: %v", tt.state, err)
+			continue
+		}
+		err = c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("state: %s: got %v, want an error with %q", tt.state, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("state: %s: the error %q shows what may be the password", tt.state, err)
+		}
+	}
+	// Every problem at once.
+	c, err := load(t, good+`state: {backend: redis, redis: {addrs: ["x"], fallback_share: 2, password_env: P, password_file: /p}}`+"\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	for _, want := range []string{"state.redis.addrs[0]", "state.redis.fallback_share", "set one, not both"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("errors %v: want one about %q", err, want)
+		}
+	}
+	for _, bad := range []string{"state: {redis: {tls: maybe}}\n", "state: {redis: {tls: {enable: true}}}\n", "state: {redis: {password: x}}\n"} {
+		if _, err := load(t, good+bad, nil); err == nil {
+			t.Errorf("%q: loaded, want a parse error", bad)
+		}
 	}
 }

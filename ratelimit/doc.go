@@ -25,6 +25,15 @@
 // bucket leaves, [CauseSetup] (access denied, model not enabled) for ten minutes, and [CauseFault] (5xx) with
 // an exponential backoff that [Table.Success] resets.
 //
+// By default a table's windows and cooldowns are its process's alone. Several relay processes (replicas of
+// `serve`, Lambda instances) in front of the same accounts share them through a [Shared] store given with
+// [WithShared] (package ratelimit/redisstore: Redis): Reserve then checks and charges the store's windows in
+// one atomic step, Commit and Cancel settle there in the background, and hard cooldowns (with their cause and
+// end) set by one process keep every process off the key. The failure policy's soft backoffs and probes stay
+// per process. While the store cannot answer, each table decides alone on its own windows at a share of each
+// budget (say 1/2 for two replicas), and what it admits then is not replayed to the store.
+//
 // The package does no I/O and reads time only through the clock given to [New]. All methods are safe for
-// concurrent use; each key has its own lock, and Reserve / Commit do not allocate once a key is warm.
+// concurrent use; each key has its own lock, and Reserve / Commit do not allocate once a key is warm (without
+// a shared store; with one, the store's round trip costs what it costs).
 package ratelimit

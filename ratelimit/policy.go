@@ -92,6 +92,9 @@ func (t *Table) Failure(k Key, cause Cause) Outcome {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now = e.advance(now)
+	if e.store != nil {
+		defer e.publish(now, e.coolUntil) // a hard cooldown set here is every process's
+	}
 	p := t.policy
 	e.ewma += ewmaAlpha * (1 - e.ewma)
 	probeFailed := e.probing
@@ -130,8 +133,9 @@ func (t *Table) Failure(k Key, cause Cause) Outcome {
 		return Outcome{Until: t.at(e.coolUntil), Hard: true}
 	case CauseThrottled:
 		b := e.budget
-		full := (b.RequestsPerMinute > 0 && e.minute.count >= b.RequestsPerMinute) ||
-			(b.TokensPerMinute > 0 && e.minute.tokens >= b.TokensPerMinute)
+		count, tokens, _ := e.usage(now)
+		full := (b.RequestsPerMinute > 0 && count >= b.RequestsPerMinute) ||
+			(b.TokensPerMinute > 0 && tokens >= b.TokensPerMinute)
 		if full {
 			t.cooldownLocked(e, now, 0, CauseThrottled)
 			e.halfOpen = true

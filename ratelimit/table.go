@@ -90,6 +90,8 @@ type Table struct {
 	cooldowns Cooldowns
 	policy    Policy
 	jitter    func() float64
+	shared    Shared  // nil: budgets and cooldowns are this process's alone (shared.go)
+	share     float64 // the fraction of each budget the table allows itself while shared cannot answer
 
 	mu      sync.RWMutex
 	entries map[Key]*entry
@@ -131,6 +133,11 @@ type entry struct {
 	probing   bool    // that probe is in flight
 	probeSlot int32   // its reservation
 	probeGen  uint32
+
+	// With a shared store (shared.go): the key's name there, and what the store said of it last.
+	store Shared
+	name  string
+	seen  seen
 }
 
 // flight is one outstanding reservation.
@@ -140,6 +147,8 @@ type flight struct {
 	burndown int
 	minute   int64 // buckets holding the charge
 	day      int64
+	hold     Hold // the shared store's buckets holding it, when shared
+	shared   bool
 }
 
 func (t *Table) since(tm time.Time) int64 { return int64(tm.Sub(t.epoch)) }
@@ -164,6 +173,9 @@ func (t *Table) entry(k Key) *entry {
 			key:    k,
 			minute: newWindow(time.Minute, time.Second),
 			day:    newWindow(24*time.Hour, 12*time.Minute),
+		}
+		if t.shared != nil {
+			e.store, e.name = t.shared, SharedName(k)
 		}
 		t.entries[k] = e
 	}
@@ -211,6 +223,9 @@ type Reservation struct {
 // A refusal is a *[LimitError] wrapping ErrCoolingDown, ErrRequests, ErrTokens, ErrDaily or ErrTooLarge,
 // with the Retry-After.
 func (t *Table) Reserve(k Key, inputTokens, maxTokens, burndown int) (Reservation, error) {
+	if t.shared != nil {
+		return t.reserveShared(k, inputTokens, maxTokens, burndown)
+	}
 	now := t.since(t.now())
 	e := t.entry(k)
 	e.mu.Lock()
@@ -218,14 +233,23 @@ func (t *Table) Reserve(k Key, inputTokens, maxTokens, burndown int) (Reservatio
 	now = e.advance(now)
 
 	need := max(inputTokens, 0) + max(maxTokens, 0)
-	if wait, cause, err := e.refuse(now, need); err != nil {
+	if wait, cause, err := e.refuse(now, need, e.budget); err != nil {
 		return Reservation{}, &LimitError{Key: k, Err: err, RetryAfter: time.Duration(wait), Cause: cause}
 	}
 	if e.probing {
 		// Half open: one probe is finding out whether the key works again; the others wait for it.
 		return Reservation{}, &LimitError{Key: k, Err: ErrCoolingDown, RetryAfter: t.policy.ProbeWait, Cause: e.cause}
 	}
+	slot, gen := e.charge(now, need, burndown)
+	if e.halfOpen {
+		e.halfOpen, e.probing, e.probeSlot, e.probeGen = false, true, slot, gen
+	}
+	return Reservation{e: e, slot: slot, gen: gen}, nil
+}
 
+// charge records a reservation of need tokens in the windows and a flight slot; the caller holds e.mu and
+// has advanced the entry to now.
+func (e *entry) charge(now int64, need, burndown int) (int32, uint32) {
 	var slot int32
 	if n := len(e.free); n > 0 {
 		slot = e.free[n-1]
@@ -239,19 +263,16 @@ func (t *Table) Reserve(k Key, inputTokens, maxTokens, burndown int) (Reservatio
 	f.burndown = max(burndown, 1)
 	f.minute = e.minute.add(now, 1, need)
 	f.day = e.day.add(now, 0, need)
+	f.hold, f.shared = Hold{}, false
 	e.inFlight++
 	e.inFlightTokens += need
-	if e.halfOpen {
-		e.halfOpen, e.probing, e.probeSlot, e.probeGen = false, true, slot, f.gen
-	}
-	return Reservation{e: e, slot: slot, gen: f.gen}, nil
+	return slot, f.gen
 }
 
-// refuse says whether one more request of need tokens does not fit now, and how long until it would. A
-// cooldown takes precedence in the error, but the wait counts the budgets too so that a retry after it is
-// not refused again. The caller holds e.mu and has advanced the entry to now.
-func (e *entry) refuse(now int64, need int) (wait int64, cause Cause, err error) {
-	b := e.budget
+// refuse says whether one more request of need tokens does not fit budget b now, and how long until it
+// would. A cooldown takes precedence in the error, but the wait counts the budgets too so that a retry after
+// it is not refused again. The caller holds e.mu and has advanced the entry to now.
+func (e *entry) refuse(now int64, need int, b Budget) (wait int64, cause Cause, err error) {
 	if (b.TokensPerMinute > 0 && need > b.TokensPerMinute) || (b.TokensPerDay > 0 && need > b.TokensPerDay) {
 		return 0, CauseNone, ErrTooLarge
 	}
@@ -307,6 +328,9 @@ func (r Reservation) Commit(inputTokens, outputTokens int) {
 	d := max(inputTokens, 0) + max(outputTokens, 0)*f.burndown - f.reserved
 	r.e.minute.adjust(f.minute, 0, d)
 	r.e.day.adjust(f.day, 0, d)
+	if f.shared && d != 0 {
+		r.e.store.Settle(r.e.name, f.hold, 0, d)
+	}
 }
 
 // Cancel takes back a reservation whose request never reached Bedrock: the request and its tokens leave the
@@ -326,6 +350,9 @@ func (r Reservation) Cancel() {
 	}
 	r.e.minute.adjust(f.minute, -1, -f.reserved)
 	r.e.day.adjust(f.day, 0, -f.reserved)
+	if f.shared {
+		r.e.store.Settle(r.e.name, f.hold, -1, -f.reserved)
+	}
 }
 
 // Headroom is the fraction of the key's tightest budget left, from 0 (exhausted or cooling down) to 1, with
@@ -356,9 +383,10 @@ func (e *entry) headroom(now int64) float64 {
 		}
 		h = min(h, max(float64(limit-used)/float64(limit), 0))
 	}
-	left(e.minute.count, b.RequestsPerMinute)
-	left(e.minute.tokens, b.TokensPerMinute)
-	left(e.day.tokens, b.TokensPerDay)
+	count, tokens, day := e.usage(now)
+	left(count, b.RequestsPerMinute)
+	left(tokens, b.TokensPerMinute)
+	left(day, b.TokensPerDay)
 	if now < e.softUntil {
 		h *= softFactor
 	}
@@ -382,7 +410,9 @@ func (t *Table) Cooldown(k Key, until time.Time, cause Cause) time.Time {
 	defer e.mu.Unlock()
 	now = e.advance(now)
 
+	before := e.coolUntil
 	t.cooldownLocked(e, now, t.since(until), cause)
+	e.publish(now, before)
 	return t.at(e.coolUntil)
 }
 
@@ -424,6 +454,9 @@ func (t *Table) Success(k Key) {
 	e.ewma -= ewmaAlpha * e.ewma
 	if e.cause == CauseFault {
 		e.coolUntil, e.cause = 0, CauseNone
+		if e.store != nil {
+			e.store.Cooldown(e.name, 0, CauseFault) // the key works: end the fault cooldown for every process
+		}
 	}
 }
 
@@ -442,7 +475,11 @@ func (t *Table) EarliestFree(keys ...Key) time.Duration {
 			return 0
 		}
 		e.mu.Lock()
-		wait, _, err := e.refuse(e.advance(now), 1)
+		n := e.advance(now)
+		wait, _, err := e.refuse(n, 1, e.budget)
+		if e.seen.freeAt > n { // the shared store refused this key until then
+			wait, err = max(wait, e.seen.freeAt-n), cmp.Or(err, ErrRequests)
+		}
 		e.mu.Unlock()
 		if err == nil {
 			return 0

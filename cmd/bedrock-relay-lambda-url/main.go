@@ -55,7 +55,7 @@ func setup(ctx context.Context, getenv func(string) string, stderr io.Writer) (h
 	if cfg.Server.AccessLog {
 		accessLog = logger
 	}
-	rl, err := mainlib.Build(ctx, cfg, base, mainlib.BuildOptions{Logger: logger, AccessLog: accessLog})
+	rl, err := mainlib.Build(ctx, cfg, base, mainlib.BuildOptions{Logger: logger, AccessLog: accessLog, Getenv: getenv})
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer rl.Close() // writes the state backend's queued settlements
 	return serveRelay(ctx, e, cfg, rl, logger, *useSandbox)
 }
 

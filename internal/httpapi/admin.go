@@ -24,6 +24,17 @@ type AdminDeps struct {
 	ReadyTimeout time.Duration
 	// Draining reports that shutdown has begun (nil: never): /readyz then answers 503 "draining".
 	Draining func() bool
+	// State reports the state backend that shares budgets and cooldowns between relays (nil: none, each
+	// process keeps its own). While it is not shared, /readyz says "degraded": still ready, on local budgets.
+	State func() StateStatus
+}
+
+// StateStatus is the state backend's part of /readyz.
+type StateStatus struct {
+	Backend string `json:"backend"` // redis
+	// Shared is false while the relay cannot reach the backend and decides on local budgets alone.
+	Shared bool   `json:"shared"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // NewAdminHandler serves the admin port:
@@ -32,8 +43,9 @@ type AdminDeps struct {
 //	GET /healthz  200 while the process serves
 //	GET /readyz   whether the relay can serve: each target's credentials can be obtained (an AssumeRole, or
 //	              the cached session) and it is not taken out of rotation for a model; 200 "ready" when every
-//	              target is, 200 "degraded" when some are but every served model has one, 503 "unavailable"
-//	              (naming the models no target can serve) or "draining" (shutdown has begun); JSON per target
+//	              target is, 200 "degraded" when some are but every served model has one, or when the state
+//	              backend (Redis) cannot be reached and budgets are local, 503 "unavailable" (naming the
+//	              models no target can serve) or "draining" (shutdown has begun); JSON per target
 func NewAdminHandler(d AdminDeps) http.Handler {
 	if d.ReadyTimeout <= 0 {
 		d.ReadyTimeout = 10 * time.Second
@@ -50,6 +62,13 @@ func NewAdminHandler(d AdminDeps) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), d.ReadyTimeout)
 		defer cancel()
 		rep := ready(ctx, d.Router)
+		if d.State != nil {
+			st := d.State()
+			rep.State = &st
+			if !st.Shared && (rep.Status == "ready" || rep.Status == "degraded") {
+				rep.Status, rep.Reason = "degraded", "state backend "+st.Backend+": "+st.Reason
+			}
+		}
 		if d.Draining != nil && d.Draining() {
 			rep.Status, rep.Reason = "draining", "the relay is shutting down"
 		}
@@ -71,6 +90,8 @@ type readyReport struct {
 	// Unserved lists the models no target can serve now.
 	Unserved []string      `json:"unserved,omitempty"`
 	Targets  []targetReady `json:"targets"`
+	// State is the state backend's status, when the relay has one.
+	State *StateStatus `json:"state,omitempty"`
 }
 
 type targetReady struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/bedrock-relay/bedrock-relay/credcache"
 	"github.com/bedrock-relay/bedrock-relay/internal/awsenv"
 	"github.com/bedrock-relay/bedrock-relay/internal/httpapi"
+	"github.com/bedrock-relay/bedrock-relay/ratelimit/redisstore"
 	"github.com/bedrock-relay/bedrock-relay/router"
 )
 
@@ -27,6 +28,17 @@ type Relay struct {
 	Registry *prometheus.Registry
 	// Draining is set when shutdown begins: /readyz then says not ready, so a load balancer stops sending.
 	Draining atomic.Bool
+
+	state *redisstore.Store // the shared state backend; nil for memory
+}
+
+// Close stops the state backend's background work, writing its queued settlements first, and closes its
+// connections. Call it once the servers have shut down; a relay with the memory backend has nothing to close.
+func (rl *Relay) Close() error {
+	if rl.state == nil {
+		return nil
+	}
+	return rl.state.Close()
 }
 
 // BuildOptions tune Build.
@@ -35,10 +47,13 @@ type BuildOptions struct {
 	Logger *slog.Logger
 	// AccessLog gets one JSON line per request; nil: none.
 	AccessLog *slog.Logger
+	// Getenv reads the environment (state.redis.password_env); nil: the process's.
+	Getenv func(string) string
 }
 
-// Build assembles a relay from a validated config: config → credcache → upstream → quotas → router →
-// httpapi. base carries the source credentials (LoadAWSConfig) and any endpoint override.
+// Build assembles a relay from a validated config: config → state backend (ratelimit's table, shared
+// through Redis for state.backend redis) → credcache → upstream → quotas → router → httpapi. base carries
+// the source credentials (LoadAWSConfig) and any endpoint override. Close the relay when done with it.
 func Build(ctx context.Context, cfg *config.Config, base aws.Config, o BuildOptions) (*Relay, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -56,18 +71,29 @@ func Build(ctx context.Context, cfg *config.Config, base aws.Config, o BuildOpti
 			names[k] = t.Name
 		}
 	}
+	limits, st, err := newLimits(cfg, reg, o.Logger, o.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	r, err := NewRouter(ctx, cfg, base, RouterOptions{
-		Router:    router.Options{Logger: o.Logger, Metrics: router.NewMetrics(reg)},
+		Router:    router.Options{Logger: o.Logger, Metrics: router.NewMetrics(reg), Limits: limits},
 		OnRefresh: func(rf credcache.Refresh) { m.Refresh(names[[2]string{rf.Target.RoleARN, rf.Target.Region}], rf.Err) },
 	})
 	if err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
 	h := httpapi.NewHandler(httpapi.Deps{Router: r, Auth: cfg.Auth, Logger: o.Logger, AccessLog: o.AccessLog, Metrics: m,
 		Options: httpapi.Options{RequestTimeout: time.Duration(cfg.Routing.RequestTimeout),
 			BodyTimeout: time.Duration(cfg.Server.BodyTimeout), MaxBodyBytesInFlight: cfg.Server.MaxBodyBytesInFlight}})
-	rl := &Relay{Handler: h, Router: r, Registry: reg}
-	rl.Admin = httpapi.NewAdminHandler(httpapi.AdminDeps{Gatherer: reg, Router: r, Draining: rl.Draining.Load})
+	rl := &Relay{Handler: h, Router: r, Registry: reg, state: st}
+	ad := httpapi.AdminDeps{Gatherer: reg, Router: r, Draining: rl.Draining.Load}
+	if st != nil {
+		ad.State = stateStatus(st)
+	}
+	rl.Admin = httpapi.NewAdminHandler(ad)
 	return rl, nil
 }
 

@@ -1,0 +1,505 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/bedrock-relay/bedrock-relay/ratelimit"
+)
+
+var (
+	//go:embed reserve.lua
+	reserveSrc string
+	//go:embed settle.lua
+	settleSrc string
+	//go:embed cooldown.lua
+	cooldownSrc string
+
+	reserveScript  = redis.NewScript(reserveSrc)
+	settleScript   = redis.NewScript(settleSrc)
+	cooldownScript = redis.NewScript(cooldownSrc)
+)
+
+// The windows, in ms, as package ratelimit keeps them: a minute of 1 s buckets, a day of 12 min buckets.
+const (
+	minuteSpan  = 60_000
+	minuteWidth = 1_000
+	daySpan     = 86_400_000
+	dayWidth    = 720_000
+)
+
+// Defaults of Options.
+const (
+	DefaultKeyPrefix     = "bedrock-relay:"
+	DefaultTimeout       = 50 * time.Millisecond
+	DefaultProbeInterval = time.Second
+)
+
+// queueSize bounds the writes waiting for the background writer; past it they are dropped (and counted).
+// maxBatch bounds one pipeline.
+const (
+	queueSize = 8192
+	maxBatch  = 256
+)
+
+// probeName is the name the health probe runs the reserve script on (an unlimited budget: it reads the
+// cooldown key only and writes nothing).
+const probeName = "probe"
+
+// Options configure a Store.
+type Options struct {
+	// Addrs are host:port addresses: one for a single node (or, with Cluster, a cluster's configuration
+	// endpoint), several for a Cluster's nodes, or the Sentinels with MasterName.
+	Addrs []string
+	// Cluster speaks the Cluster protocol to a single address (an ElastiCache or MemoryDB configuration
+	// endpoint); several addresses always do.
+	Cluster bool
+	// MasterName is the Sentinel master's name: Addrs are then Sentinels.
+	MasterName string
+	// Username and Password authenticate (ACL user, or the password alone for requirepass); empty: none.
+	Username, Password string
+	// TLS, when set, is the client's TLS configuration (ElastiCache and MemoryDB in-transit encryption).
+	TLS *tls.Config
+	// KeyPrefix starts every key; default DefaultKeyPrefix. Relays sharing a prefix share budgets.
+	KeyPrefix string
+	// Timeout bounds every call, a reservation's round trip included; default DefaultTimeout.
+	Timeout time.Duration
+	// ProbeInterval is how often the store checks whether Redis is back while in fallback; default
+	// DefaultProbeInterval.
+	ProbeInterval time.Duration
+	// Share is the fallback share the table was given (ratelimit.WithShared), for the log and Status only.
+	Share float64
+	// Logger is told once of each switch to fallback and back; nil discards.
+	Logger *slog.Logger
+	// Registerer takes the store's metrics; nil: none.
+	Registerer prometheus.Registerer
+}
+
+// Store is a ratelimit.Shared in Redis. Its methods are safe for concurrent use.
+type Store struct {
+	c        redis.UniversalClient
+	prefix   string
+	timeout  time.Duration
+	interval time.Duration
+	share    float64
+	log      *slog.Logger
+	m        *metrics
+
+	names sync.Map // name → *keys
+
+	up     atomic.Bool
+	mu     sync.Mutex
+	reason string // why the store is in fallback
+
+	q     chan write
+	wake  chan struct{}
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	close sync.Once
+}
+
+var _ ratelimit.Shared = (*Store)(nil)
+
+// keys are one name's keys, built once: minute, day, cooldown; then the first two for settle and the last
+// alone for cooldown.
+type keys struct {
+	reserve, settle, cool []string
+}
+
+// write is one queued settlement or cooldown, or (done set) a marker for Flush.
+type write struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+	done   chan struct{}
+}
+
+// New connects to Redis and starts the store's background writer and probe. It does not fail when Redis
+// cannot be reached: the store then starts in fallback, and shares once Redis answers.
+func New(o Options) *Store {
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = DefaultProbeInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
+	s := &Store{
+		c:        redis.NewUniversalClient(clientOptions(o)),
+		prefix:   o.KeyPrefix,
+		timeout:  o.Timeout,
+		interval: o.ProbeInterval,
+		share:    o.Share,
+		log:      o.Logger,
+		m:        newMetrics(o.Registerer),
+		q:        make(chan write, queueSize),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+	s.up.Store(true)
+	if err := s.ping(); err != nil {
+		s.fail("probe", err)
+	} else {
+		s.m.setUp(true)
+	}
+	s.wg.Add(2)
+	go s.writer()
+	go s.prober()
+	return s
+}
+
+// quiet drops go-redis's own log lines (a failed dial on every probe while Redis is down, on stderr): the
+// store logs each switch to fallback and back once instead. go-redis has one logger per process.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
+
+// clientOptions are go-redis's options for o: one address is a single node (unless Cluster), several a
+// Cluster, MasterName Sentinel. No retries (a retry would double a slow call; the table falls back
+// instead), timeouts on every step, and no optional handshakes that managed services refuse.
+func clientOptions(o Options) *redis.UniversalOptions {
+	return &redis.UniversalOptions{
+		Addrs:                 o.Addrs,
+		IsClusterMode:         o.Cluster,
+		MasterName:            o.MasterName,
+		Username:              o.Username,
+		Password:              o.Password,
+		TLSConfig:             o.TLS,
+		Protocol:              2,
+		DisableIdentity:       true,
+		MaxRetries:            -1,
+		DialerRetries:         1,
+		DialTimeout:           o.Timeout,
+		ReadTimeout:           o.Timeout,
+		WriteTimeout:          o.Timeout,
+		PoolTimeout:           o.Timeout,
+		ContextTimeoutEnabled: true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	}
+}
+
+// Close stops the background goroutines, writing what is queued first (within one timeout), and closes
+// the connections.
+func (s *Store) Close() error {
+	var err error
+	s.close.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		err = s.c.Close()
+	})
+	return err
+}
+
+func (s *Store) keys(name string) *keys {
+	if k, ok := s.names.Load(name); ok {
+		return k.(*keys)
+	}
+	base := s.prefix + "{" + name + "}:"
+	all := []string{base + "m", base + "d", base + "cool"}
+	k, _ := s.names.LoadOrStore(name, &keys{reserve: all, settle: all[:2:2], cool: all[2:]})
+	return k.(*keys)
+}
+
+// errFallback is Reserve's answer while Redis cannot be reached.
+var errFallback = errors.New("redisstore: redis cannot be reached; deciding on local budgets")
+
+// Reserve runs the reserve script: one round trip, bounded by the timeout. While the store is in fallback
+// it answers an error at once.
+func (s *Store) Reserve(name string, b ratelimit.Budget, need int) (ratelimit.SharedAnswer, error) {
+	if !s.up.Load() {
+		s.m.local.Inc()
+		return ratelimit.SharedAnswer{}, errFallback
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	v, err := reserveScript.Run(ctx, s.c, s.keys(name).reserve, b.RequestsPerMinute, b.TokensPerMinute, b.TokensPerDay,
+		max(need, 0), minuteSpan, minuteWidth, daySpan, dayWidth).Slice()
+	if err == nil {
+		var a ratelimit.SharedAnswer
+		if a, err = answer(v); err == nil {
+			return a, nil
+		}
+	}
+	s.fail("reserve", err)
+	s.m.local.Inc()
+	return ratelimit.SharedAnswer{}, fmt.Errorf("redisstore: reserve %s: %w", name, err)
+}
+
+// answer reads the reserve script's reply (see reserve.lua).
+func answer(v []any) (ratelimit.SharedAnswer, error) {
+	if len(v) != 9 {
+		return ratelimit.SharedAnswer{}, fmt.Errorf("reserve script answered %d values, want 9", len(v))
+	}
+	var n [8]int64
+	for i := range n {
+		x, ok := v[i].(int64)
+		if !ok {
+			return ratelimit.SharedAnswer{}, fmt.Errorf("reserve script answered %T at %d, want an integer", v[i], i)
+		}
+		n[i] = x
+	}
+	cause, _ := v[8].(string)
+	a := ratelimit.SharedAnswer{
+		Hold:           ratelimit.Hold{Minute: n[2], Day: n[3]},
+		Wait:           time.Duration(n[1]) * time.Millisecond,
+		MinuteRequests: int(n[4]), MinuteTokens: int(n[5]), DayTokens: int(n[6]),
+		Cooldown: time.Duration(n[7]) * time.Millisecond,
+	}
+	switch n[0] {
+	case 0:
+	case 1:
+		a.Err = ratelimit.ErrRequests
+	case 2:
+		a.Err = ratelimit.ErrTokens
+	case 3:
+		a.Err = ratelimit.ErrDaily
+	case 4:
+		a.Err, a.Cause = ratelimit.ErrCoolingDown, causeOf(cause)
+	case 5:
+		a.Err = ratelimit.ErrTooLarge
+	default:
+		return ratelimit.SharedAnswer{}, fmt.Errorf("reserve script answered code %d", n[0])
+	}
+	if a.Cooldown > 0 {
+		a.Cause = causeOf(cause)
+	}
+	return a, nil
+}
+
+// causes are the causes a cooldown key may hold, by name.
+var causes = []ratelimit.Cause{ratelimit.CauseThrottled, ratelimit.CauseDaily, ratelimit.CauseSetup, ratelimit.CauseFault}
+
+func causeOf(name string) ratelimit.Cause {
+	for _, c := range causes {
+		if c.String() == name {
+			return c
+		}
+	}
+	return ratelimit.CauseFault // a cause this relay does not know: out of rotation all the same
+}
+
+// Settle queues a correction of a granted reservation's buckets.
+func (s *Store) Settle(name string, h ratelimit.Hold, requests, tokens int) {
+	if (h.Minute < 0 && h.Day < 0) || (requests == 0 && tokens == 0) {
+		return
+	}
+	s.enqueue(write{script: settleScript, keys: s.keys(name).settle, args: []any{h.Minute, h.Day, requests, tokens}})
+}
+
+// Cooldown queues a cooldown, or its end (d <= 0).
+func (s *Store) Cooldown(name string, d time.Duration, cause ratelimit.Cause) {
+	ms := int64(0)
+	if d > 0 {
+		ms = max(d.Milliseconds(), 1)
+	}
+	s.enqueue(write{script: cooldownScript, keys: s.keys(name).cool, args: []any{ms, cause.String()}})
+}
+
+// enqueue hands w to the background writer without waiting; while in fallback, or with the queue full, w
+// is dropped.
+func (s *Store) enqueue(w write) {
+	if !s.up.Load() {
+		s.m.dropped.Inc()
+		return
+	}
+	select {
+	case s.q <- w:
+	default:
+		s.m.dropped.Inc()
+	}
+}
+
+// Flush waits until every write queued before it has been written (or dropped).
+func (s *Store) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case s.q <- write{done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return errors.New("redisstore: closed")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer writes the queued settlements and cooldowns in batches: what has queued up while the previous
+// batch was written goes in one pipeline.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	batch := make([]write, 0, maxBatch)
+	for {
+		select {
+		case w := <-s.q:
+			batch = append(batch[:0], w)
+		case <-s.stop:
+			batch = batch[:0]
+			for len(batch) < maxBatch && len(s.q) > 0 {
+				batch = append(batch, <-s.q)
+			}
+			s.write(batch)
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-s.q:
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		s.write(batch)
+	}
+}
+
+// write sends one batch as a pipeline of EVALSHAs; a script the server has lost (NOSCRIPT: a restart, a
+// SCRIPT FLUSH) is run again with EVAL.
+func (s *Store) write(batch []write) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	cmds := make([]*redis.Cmd, len(batch))
+	if s.up.Load() {
+		pipe := s.c.Pipeline()
+		n := 0
+		for i, w := range batch {
+			if w.done == nil {
+				cmds[i] = w.script.EvalSha(ctx, pipe, w.keys, w.args...)
+				n++
+			}
+		}
+		if n > 0 {
+			pipe.Exec(ctx) // each command's error is looked at below
+		}
+	}
+	var failed error
+	for i, w := range batch {
+		if w.done != nil {
+			close(w.done)
+			continue
+		}
+		cmd := cmds[i]
+		if cmd == nil {
+			s.m.dropped.Inc()
+			continue
+		}
+		err := cmd.Err()
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = w.script.Run(ctx, s.c, w.keys, w.args...).Err()
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			s.m.dropped.Inc()
+			failed = err
+		}
+	}
+	if failed != nil {
+		s.fail("write", failed)
+	}
+}
+
+// prober checks Redis every probe interval while the store is in fallback, and resumes sharing when it
+// answers.
+func (s *Store) prober() {
+	defer s.wg.Done()
+	t := time.NewTimer(s.interval)
+	t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.wake:
+		}
+		for !s.up.Load() {
+			t.Reset(s.interval)
+			select {
+			case <-s.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if err := s.ping(); err != nil {
+				s.m.errors.WithLabelValues("probe").Inc()
+				continue
+			}
+			if s.up.CompareAndSwap(false, true) {
+				s.m.setUp(true)
+				s.log.Info("state backend answers again: budgets and cooldowns are shared again", "backend", "redis")
+			}
+		}
+	}
+}
+
+// ping runs the reserve script on the probe name: it answers only when Redis takes connections, commands
+// and scripts.
+func (s *Store) ping() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	return reserveScript.Run(ctx, s.c, s.keys(probeName).reserve, 0, 0, 0, 0, minuteSpan, minuteWidth, daySpan, dayWidth).Err()
+}
+
+// fail switches the store to fallback after a failed call, logging the switch once.
+func (s *Store) fail(op string, err error) {
+	s.m.errors.WithLabelValues(op).Inc()
+	if !s.up.CompareAndSwap(true, false) {
+		return
+	}
+	why := s.describe(err)
+	s.mu.Lock()
+	s.reason = why
+	s.mu.Unlock()
+	s.m.setUp(false)
+	s.m.fallbacks.Inc()
+	s.log.Warn("state backend unreachable: budgets fall back to this process's share of each until it answers",
+		"backend", "redis", "op", op, "reason", why, "share", s.share)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// describe says what went wrong, without anything secret: go-redis's errors name addresses and Redis's
+// own messages, never the password.
+func (s *Store) describe(err error) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "redis did not answer within " + s.timeout.String() + " (state.redis.timeout)"
+	}
+	return "redis call failed: " + err.Error()
+}
+
+// Status says whether budgets are shared now, and if not why, with the fallback share.
+func (s *Store) Status() (shared bool, reason string) {
+	if s.up.Load() {
+		return true, ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return false, s.reason + "; budgets are this relay's alone, at " + strconv.FormatFloat(s.share, 'g', -1, 64) + " of each, until it answers"
+}

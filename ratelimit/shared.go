@@ -1,0 +1,189 @@
+package ratelimit
+
+import "time"
+
+// Shared is a store of budget windows and cooldowns that several relay processes share, so that together
+// they keep to one budget: two processes in front of an account with 30 requests a minute admit 30 between
+// them, not 30 each. Package ratelimit/redisstore keeps them in Redis. A [Table] given one with [WithShared]
+// asks it on every [Table.Reserve], settles there what [Reservation.Commit] and [Reservation.Cancel] correct,
+// and publishes there the hard cooldowns it sets.
+//
+// The store knows windows and cooldowns by name only, and takes the budget with each call, so that any
+// counter can live there: a target × model is [SharedName] of its [Key]; a budget of another kind (a caller's
+// API key, say) reserves under a name of its own.
+//
+// Implementations must be safe for concurrent use. Reserve is on the request path: it must answer or fail
+// within a short, bounded time. Settle and Cooldown must not block: the store applies them later, in the
+// background, or drops them when it cannot.
+type Shared interface {
+	// Reserve charges one request and need tokens to name's minute and day windows if budget b allows them
+	// and name is not cooling down, in one atomic step, and says what the windows hold. A refusal is an
+	// answer (SharedAnswer.Err set), not an error: an error means the store could not answer, and the table
+	// then decides on its own windows.
+	Reserve(name string, b Budget, need int) (SharedAnswer, error)
+	// Settle adds requests and tokens (negative for a cancel, or a commit below the reservation) to the
+	// buckets a granted Reserve charged, if they are still in the windows.
+	Settle(name string, h Hold, requests, tokens int)
+	// Cooldown takes name out of rotation for d, for cause; a cooldown already running that ends later is
+	// kept. d <= 0 ends name's cooldown if it is for cause.
+	Cooldown(name string, d time.Duration, cause Cause)
+}
+
+// Hold names the buckets a shared reservation charged, for [Shared.Settle]; what they mean is the store's
+// business (Redis: the minute and day bucket numbers, -1 for a window not charged).
+type Hold struct {
+	Minute, Day int64
+}
+
+// SharedAnswer is a shared store's answer to [Shared.Reserve].
+type SharedAnswer struct {
+	// Hold is what Settle needs, when the reservation was charged.
+	Hold Hold
+	// Err is nil when the reservation was charged, else why not: ErrRequests, ErrTokens, ErrDaily,
+	// ErrCoolingDown or ErrTooLarge, with the precedence of [LimitError].
+	Err error
+	// Wait is how long until a reservation of the same size would be charged, as LimitError.RetryAfter.
+	Wait time.Duration
+	// Cooldown is how long name stays out of rotation, and Cause why; 0 and CauseNone when it is not.
+	Cooldown time.Duration
+	Cause    Cause
+	// The windows after the answer, over every process sharing the store: requests and tokens in the
+	// minute, tokens in the day (0 for a window the budget leaves unlimited).
+	MinuteRequests, MinuteTokens, DayTokens int
+}
+
+// SharedName is the name of k's windows and cooldown in a shared store.
+func SharedName(k Key) string { return "tm:" + k.Target + "/" + k.Model }
+
+// WithShared keeps the table's budget windows and hard cooldowns in s, shared with every process that uses
+// the same store. The table still keeps its own windows (this process's share of the traffic) for Headroom,
+// Snapshot and for deciding alone, at share (0 < share <= 1; anything else counts as 1) of each budget, while
+// s cannot answer; what it admits then is not replayed to s later. The failure policy's soft backoffs and
+// probes stay per process.
+func WithShared(s Shared, share float64) Option {
+	return func(t *Table) {
+		if share <= 0 || share > 1 {
+			share = 1
+		}
+		t.shared, t.share = s, share
+	}
+}
+
+// seenFresh is how long the shared store's view of a key's windows counts for Headroom after its answer:
+// about one bucket, after which the table goes by its own windows until the next answer.
+const seenFresh = int64(time.Second)
+
+// seen is the shared store's latest answer about a key, over every process sharing it.
+type seen struct {
+	ok                 bool
+	at                 int64 // when it answered
+	count, tokens, day int   // requests and tokens in the minute, tokens in the day
+	freeAt             int64 // after a refusal: when the store would take a reservation of that size
+}
+
+// see records a shared answer at now; a cooldown the store reports becomes this table's too (without
+// publishing it back), so that the key drops out of Headroom and Snapshot. The caller holds e.mu.
+func (e *entry) see(now int64, a SharedAnswer) {
+	e.seen = seen{ok: true, at: now, count: a.MinuteRequests, tokens: a.MinuteTokens, day: a.DayTokens}
+	if a.Err != nil && a.Err != ErrTooLarge {
+		e.seen.freeAt = now + int64(a.Wait)
+	}
+	if a.Cooldown > 0 {
+		if end := now + int64(a.Cooldown); end > e.coolUntil {
+			e.coolUntil, e.cause = end, a.Cause
+		}
+	}
+}
+
+// usage is what the key's windows hold: this table's own sums, or the shared store's while its latest
+// answer is fresh and larger. The caller holds e.mu.
+func (e *entry) usage(now int64) (count, tokens, day int) {
+	count, tokens, day = e.minute.count, e.minute.tokens, e.day.tokens
+	if e.seen.ok && now-e.seen.at < seenFresh {
+		count, tokens, day = max(count, e.seen.count), max(tokens, e.seen.tokens), max(day, e.seen.day)
+	}
+	return count, tokens, day
+}
+
+// publish tells the shared store of a hard cooldown that now ends later than before. The caller holds e.mu.
+func (e *entry) publish(now, before int64) {
+	if e.store != nil && e.coolUntil > before && e.coolUntil > now {
+		e.store.Cooldown(e.name, time.Duration(e.coolUntil-now), e.cause)
+	}
+}
+
+// share is b cut to fraction f of each limit (at least 1), for a table deciding alone. The token limits stay
+// at least need (up to the full limit), so that a request the full budget takes waits for room rather than
+// being refused as too large.
+func (b Budget) share(f float64, need int) Budget {
+	part := func(limit, least int) int {
+		if limit == 0 {
+			return 0
+		}
+		return max(int(float64(limit)*f), 1, min(least, limit))
+	}
+	return Budget{RequestsPerMinute: part(b.RequestsPerMinute, 1), TokensPerMinute: part(b.TokensPerMinute, need),
+		TokensPerDay: part(b.TokensPerDay, need)}
+}
+
+// reserveShared is Reserve with a shared store: the local checks first (they refuse without a round trip),
+// then the store's atomic check-and-charge, then the charge in this table's own windows.
+func (t *Table) reserveShared(k Key, inputTokens, maxTokens, burndown int) (Reservation, error) {
+	need := max(inputTokens, 0) + max(maxTokens, 0)
+	e := t.entry(k)
+	e.mu.Lock()
+	now := e.advance(t.since(t.now()))
+	// This process's own windows never hold more than the store's (unless the store lost them), so a
+	// budget they already exceed, a cooldown this process knows of, or a probe in flight refuse at once.
+	if wait, cause, err := e.refuse(now, need, e.budget); err != nil {
+		e.mu.Unlock()
+		return Reservation{}, &LimitError{Key: k, Err: err, RetryAfter: time.Duration(wait), Cause: cause}
+	}
+	if e.probing {
+		cause := e.cause
+		e.mu.Unlock()
+		return Reservation{}, &LimitError{Key: k, Err: ErrCoolingDown, RetryAfter: t.policy.ProbeWait, Cause: cause}
+	}
+	probe := e.halfOpen
+	if probe { // this request is the probe: claim it now, so that the others wait while the store answers
+		e.halfOpen, e.probing, e.probeSlot = false, true, -1
+	}
+	b := e.budget
+	e.mu.Unlock()
+
+	// The round trip runs outside the key's lock, so that one key's requests do not queue behind it.
+	ans, serr := t.shared.Reserve(e.name, b, need)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now = e.advance(t.since(t.now()))
+	var refused error
+	switch {
+	case serr != nil:
+		// The store cannot answer: decide alone, on this process's windows, at its share of the budget.
+		if wait, cause, err := e.refuse(now, need, b.share(t.share, need)); err != nil {
+			refused = &LimitError{Key: k, Err: err, RetryAfter: time.Duration(wait), Cause: cause}
+		}
+	case ans.Err != nil:
+		e.see(now, ans)
+		refused = &LimitError{Key: k, Err: ans.Err, RetryAfter: ans.Wait, Cause: ans.Cause}
+	default:
+		e.see(now, ans)
+	}
+	claimed := probe && e.probing && e.probeSlot == -1 // nothing (Success, Failure) ended the claim meanwhile
+	if refused != nil {
+		if claimed {
+			e.probing, e.halfOpen = false, true // the probe never went: the next request probes
+		}
+		return Reservation{}, refused
+	}
+	slot, gen := e.charge(now, need, burndown)
+	if serr == nil {
+		f := &e.flights[slot]
+		f.hold, f.shared = ans.Hold, true
+	}
+	if claimed {
+		e.probeSlot, e.probeGen = slot, gen
+	}
+	return Reservation{e: e, slot: slot, gen: gen}, nil
+}
