@@ -2,7 +2,10 @@ package sandbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -162,5 +165,51 @@ func TestConverseGuardrailOutput(t *testing.T) {
 	oa := out.Trace.Guardrail.OutputAssessments["outputgr"]
 	if len(oa) != 1 || oa[0].WordPolicy == nil {
 		t.Errorf("output assessments %+v, want the word policy's finding", oa)
+	}
+}
+
+// The same with boto3: the parsed trace, the refusal's class and status, and InvokeModel's guardrail parameters.
+func TestBoto3GuardrailConfig(t *testing.T) {
+	needTool(t, exec.Command("python3", "-c", "import boto3").Run() == nil, "python3 with boto3")
+	checkGuardrailClient(t, "python3", "clients/boto3_guardrail_config.py")
+}
+
+// The same with the AWS SDK for JavaScript v3.
+func TestJSGuardrailConfig(t *testing.T) {
+	_, err := exec.LookPath("node")
+	needTool(t, err == nil, "node")
+	_, err = os.Stat("clients/node_modules/@aws-sdk/client-bedrock-runtime")
+	needTool(t, err == nil, "sandbox/clients/node_modules (.ci/install-js-deps)")
+	checkGuardrailClient(t, "node", "clients/js_guardrail_config.mjs")
+}
+
+func checkGuardrailClient(t *testing.T, name string, args ...string) {
+	t.Helper()
+	sb, url := startSandbox(t)
+	out := runClient(t, clientEnv(t, url, sb, "TARGET_ROLE_ARN="+sandbox.TargetRoleARN(sandbox.LargeAccount), "MODEL_ID="+sandbox.SeedProfile,
+		"GUARDRAIL_ID="+sandbox.GuardrailID(sandbox.LargeAccount)), name, args...)
+	var got struct {
+		Blocked struct{ Stop, Text, Match string }
+		Unknown struct {
+			Class, Code, Message string
+			Status               int
+		}
+		Invoke struct {
+			Action, Text string
+			Traced       bool
+		}
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.Blocked.Stop != "guardrail_intervened" || got.Blocked.Text != "Sorry, the model cannot answer this question." || got.Blocked.Match != "top secret" {
+		t.Errorf("blocked: %+v", got.Blocked)
+	}
+	if got.Unknown.Class != "ValidationException" || got.Unknown.Code != "ValidationException" || got.Unknown.Status != 400 ||
+		got.Unknown.Message != "The provided guardrail identifier is invalid." {
+		t.Errorf("unknown guardrail: %+v", got.Unknown)
+	}
+	if got.Invoke.Action != "INTERVENED" || got.Invoke.Text != "Sorry, the model cannot answer this question." || !got.Invoke.Traced {
+		t.Errorf("invoke: %+v", got.Invoke)
 	}
 }
