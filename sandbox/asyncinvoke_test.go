@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -339,9 +340,24 @@ func TestAsyncInvokeAdmin(t *testing.T) {
 // exceptions it raises for bad input.
 func TestBoto3RuntimeOps(t *testing.T) {
 	needTool(t, exec.Command("python3", "-c", "import boto3").Run() == nil, "python3 with boto3")
+	checkRuntimeOps(t, "python3", "clients/boto3_runtime_ops.py")
+}
+
+// TestJSRuntimeOps: the same with the AWS SDK for JavaScript v3 (the exception's name and $metadata status).
+func TestJSRuntimeOps(t *testing.T) {
+	_, err := exec.LookPath("node")
+	needTool(t, err == nil, "node")
+	_, err = os.Stat("clients/node_modules/@aws-sdk/client-bedrock-runtime")
+	needTool(t, err == nil, "sandbox/clients/node_modules (.ci/install-js-deps)")
+	checkRuntimeOps(t, "node", "clients/js_runtime_ops.mjs")
+}
+
+// checkRuntimeOps runs a client script that prints what boto3_runtime_ops.py prints, and checks it.
+func checkRuntimeOps(t *testing.T, name string, args ...string) {
+	t.Helper()
 	sb, url := startSandbox(t)
 	out := runClient(t, clientEnv(t, url, sb, "TARGET_ROLE_ARN="+sandbox.TargetRoleARN(sandbox.LargeAccount), "MODEL_ID="+sandbox.SeedProfile,
-		"GUARDRAIL_ID="+sandbox.GuardrailID(sandbox.LargeAccount), "PYTHONIOENCODING=utf-8"), "python3", "clients/boto3_runtime_ops.py")
+		"GUARDRAIL_ID="+sandbox.GuardrailID(sandbox.LargeAccount), "PYTHONIOENCODING=utf-8"), name, args...)
 	type failure struct {
 		Class, Code, Message string
 		Status               int

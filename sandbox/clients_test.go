@@ -127,6 +127,7 @@ func TestJSClient(t *testing.T) {
 }
 
 func TestAWSCLI(t *testing.T) {
+	t.Parallel() // a CLI call is a second of Python starting; its own sandbox
 	_, err := exec.LookPath("aws")
 	needTool(t, err == nil, "the AWS CLI (aws)")
 	sb, url := startSandbox(t)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -449,15 +450,99 @@ func TestBoto3ControlPlane(t *testing.T) {
 	_, err := exec.LookPath("python3")
 	needTool(t, err == nil, "python3")
 	needTool(t, exec.Command("python3", "-c", "import boto3").Run() == nil, "boto3")
+	checkControlPlane(t, "python3", "-c", boto3ControlPlane)
+}
+
+// TestJSControlPlane: the same with the AWS SDK for JavaScript v3's Bedrock client.
+func TestJSControlPlane(t *testing.T) {
+	_, err := exec.LookPath("node")
+	needTool(t, err == nil, "node")
+	_, err = os.Stat("clients/node_modules/@aws-sdk/client-bedrock")
+	needTool(t, err == nil, "sandbox/clients/node_modules (.ci/install-js-deps)")
+	checkControlPlane(t, "node", "clients/js_control_plane.mjs")
+}
+
+// TestAWSCLIControlPlane: the same with aws bedrock list-inference-profiles (paginated by the CLI),
+// get-inference-profile, get-foundation-model and list-foundation-models.
+func TestAWSCLIControlPlane(t *testing.T) {
+	t.Parallel() // a CLI call is a second of Python starting; its own sandbox
+	_, err := exec.LookPath("aws")
+	needTool(t, err == nil, "the AWS CLI (aws)")
+	env := controlPlaneEnv(t)
+	var listed struct {
+		InferenceProfileSummaries []struct{ InferenceProfileId string }
+	}
+	mustJSON(t, runClient(t, env, "aws", "bedrock", "list-inference-profiles", "--type-equals", "SYSTEM_DEFINED", "--page-size", "3"), &listed)
+	var ids []string
+	for _, p := range listed.InferenceProfileSummaries {
+		ids = append(ids, p.InferenceProfileId)
+	}
+	if diff := cmp.Diff(wantProfiles(sandbox.SeedRegion), ids); diff != "" {
+		t.Errorf("the CLI's paginated list (-want +got):\n%s", diff)
+	}
+	var p struct {
+		Type, CreatedAt string
+		Models          []struct{ ModelArn string }
+	}
+	mustJSON(t, runClient(t, env, "aws", "bedrock", "get-inference-profile", "--inference-profile-identifier", sandbox.SeedProfile), &p)
+	if p.Type != "SYSTEM_DEFINED" || !strings.HasPrefix(p.CreatedAt, "2024-08-27T00:00:00") || len(p.Models) == 0 {
+		t.Fatalf("get-inference-profile: %+v", p)
+	}
+	var m struct{ ModelDetails struct{ ModelId string } }
+	mustJSON(t, runClient(t, env, "aws", "bedrock", "get-foundation-model", "--model-identifier", p.Models[0].ModelArn), &m)
+	if m.ModelDetails.ModelId != seedFM {
+		t.Errorf("get-foundation-model: %+v", m)
+	}
+	var fm struct{ ModelSummaries []any }
+	mustJSON(t, runClient(t, env, "aws", "bedrock", "list-foundation-models", "--by-provider", "anthropic"), &fm)
+	if len(fm.ModelSummaries) == 0 {
+		t.Error("list-foundation-models --by-provider anthropic: none")
+	}
+	want := "An error occurred (ResourceNotFoundException) when calling the GetInferenceProfile operation"
+	if got := runFailing(t, env, "aws", "bedrock", "get-inference-profile", "--inference-profile-identifier", "jp.anthropic.claude-nonesuch-v1:0"); !strings.Contains(got, want) {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+// controlPlaneEnv starts a sandbox whose small account's role may read models, and gives a client's
+// environment with that role's session.
+func controlPlaneEnv(t *testing.T) []string {
+	t.Helper()
 	sb, url := startSandbox(t)
 	if err := sb.SetRolePolicy(sandbox.TargetRoleARN(sandbox.SmallAccount), "ReadModels", cpReadModels); err != nil {
 		t.Fatal(err)
 	}
-	creds, err := sb.SessionFor(sandbox.TargetRoleARN(sandbox.SmallAccount), "boto3", time.Hour)
+	creds, err := sb.SessionFor(sandbox.TargetRoleARN(sandbox.SmallAccount), "client", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const script = `
+	return clientEnv(t, url, sb, "PROFILE="+sandbox.SeedProfile, "AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_SESSION_TOKEN="+creds.SessionToken)
+}
+
+// checkControlPlane runs a script that prints what boto3ControlPlane prints, and checks it.
+func checkControlPlane(t *testing.T, name string, args ...string) {
+	t.Helper()
+	env := controlPlaneEnv(t)
+	var got struct {
+		IDs                           []string
+		Created, Type, Model, Missing string
+		Models                        int
+	}
+	if err := json.Unmarshal(runClient(t, env, name, args...), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantProfiles(sandbox.SeedRegion), got.IDs); diff != "" {
+		t.Errorf("%s's paginated list (-want +got):\n%s", name, diff)
+	}
+	if got.Type != "SYSTEM_DEFINED" || got.Model != "anthropic.claude-sonnet-4-5-20250929-v1:0" || got.Missing != "ResourceNotFoundException" ||
+		got.Models == 0 || !strings.HasPrefix(got.Created, "2024-08-27T00:00:00") {
+		t.Errorf("%s got %+v", name, got)
+	}
+}
+
+// boto3ControlPlane is the boto3 script of TestBoto3ControlPlane.
+const boto3ControlPlane = `
 import json, os, boto3
 c = boto3.client("bedrock", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="ap-northeast-1")
 ids = []
@@ -473,21 +558,3 @@ except c.exceptions.ResourceNotFoundException as e:
 print(json.dumps({"ids": ids, "created": p["createdAt"].isoformat(), "type": p["type"], "model": m["modelId"],
                   "models": len(c.list_foundation_models(byProvider="anthropic")["modelSummaries"]), "missing": missing}))
 `
-	env := clientEnv(t, url, sb, "PROFILE="+sandbox.SeedProfile, "AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_SESSION_TOKEN="+creds.SessionToken)
-	var got struct {
-		IDs                           []string
-		Created, Type, Model, Missing string
-		Models                        int
-	}
-	if err := json.Unmarshal(runClient(t, env, "python3", "-c", script), &got); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(wantProfiles(sandbox.SeedRegion), got.IDs); diff != "" {
-		t.Errorf("boto3's paginated list (-want +got):\n%s", diff)
-	}
-	if got.Type != "SYSTEM_DEFINED" || got.Model != "anthropic.claude-sonnet-4-5-20250929-v1:0" || got.Missing != "ResourceNotFoundException" ||
-		got.Models == 0 || !strings.HasPrefix(got.Created, "2024-08-27T00:00:00") {
-		t.Errorf("boto3 got %+v", got)
-	}
-}

@@ -192,6 +192,7 @@ func runFailing(t *testing.T, env []string, name string, args ...string) string 
 }
 
 func TestAWSCLISTSErrors(t *testing.T) {
+	t.Parallel() // a CLI call is a second of Python starting; its own sandbox
 	_, err := exec.LookPath("aws")
 	needTool(t, err == nil, "the AWS CLI (aws)")
 	_, env := stsClientSandbox(t)
