@@ -154,7 +154,12 @@ func (t *Table) Failure(k Key, cause Cause) Outcome {
 		return Outcome{}
 	}
 	end := now + int64(min(grow(p.BackoffBase, p.BackoffMax, e.streak), p.BackoffMax))
-	e.softUntil = max(e.softUntil, end)
+	if end > e.softUntil {
+		e.softUntil = end
+		if e.store != nil {
+			e.publishBackoff(time.Duration(end - now)) // every process moves its traffic off the key, too
+		}
+	}
 	return Outcome{Until: t.at(e.softUntil)}
 }
 

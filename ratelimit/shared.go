@@ -29,6 +29,31 @@ type Shared interface {
 	Cooldown(name string, d time.Duration, cause Cause)
 }
 
+// Noticer is implemented by a [Shared] store that also carries notices between the processes sharing it, at
+// once: the soft backoffs each sets (which are not kept in the store: they are advice, not limits) and the
+// hard cooldowns it publishes with Cooldown. A table given such a store tells it of each soft backoff with
+// Backoff and listens for the others' notices, so that a throttle one replica sees moves every replica's
+// traffic off that target before they are throttled too, not after. Notices may be lost (a process that was
+// not listening, a store in fallback): a lost one leaves a process to learn by its own failure, as without
+// a store.
+type Noticer interface {
+	// Backoff tells the others that name backs off softly for d; d <= 0 says its backoff has ended (a
+	// success). It must not block.
+	Backoff(name string, d time.Duration)
+	// Listen has fn called with each notice another process sends, from one goroutine of the store's.
+	Listen(fn func(Notice))
+}
+
+// Notice is one process's news of a key to the others.
+type Notice struct {
+	Name string
+	// For is how long the backoff or cooldown lasts from when the notice was sent; <= 0 ends it.
+	For time.Duration
+	// Hard is set for a hard cooldown (Cause says why), clear for a soft backoff.
+	Hard  bool
+	Cause Cause
+}
+
 // Hold names the buckets a shared reservation charged, for [Shared.Settle]; what they mean is the store's
 // business (Redis: the minute and day bucket numbers, -1 for a window not charged).
 type Hold struct {
@@ -66,6 +91,7 @@ func WithShared(s Shared, share float64) Option {
 			share = 1
 		}
 		t.shared, t.share = s, share
+		t.names = make(map[string]*entry)
 	}
 }
 
@@ -103,6 +129,44 @@ func (e *entry) usage(now int64) (count, tokens, day int) {
 		count, tokens, day = max(count, e.seen.count), max(tokens, e.seen.tokens), max(day, e.seen.day)
 	}
 	return count, tokens, day
+}
+
+// notice applies another process's notice to the key it names, if this table has that key: a hard cooldown
+// as one the store reported (see), a soft backoff as one of this table's own, except that neither counts
+// towards the failure streaks (they are the other process's news). A key this table has not seen yet
+// ignores it: its first reservation asks the store, which holds the hard cooldowns.
+func (t *Table) notice(n Notice) {
+	t.mu.RLock()
+	e := t.names[n.Name]
+	t.mu.RUnlock()
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.advance(t.since(t.now()))
+	switch {
+	case n.Hard && n.For > 0:
+		if end := now + int64(n.For); end > e.coolUntil {
+			e.coolUntil, e.cause = end, n.Cause
+		}
+	case n.Hard:
+		if e.cause == n.Cause && now < e.coolUntil {
+			e.coolUntil, e.cause = 0, CauseNone
+		}
+	case n.For > 0:
+		e.softUntil = max(e.softUntil, now+int64(n.For))
+	default:
+		e.softUntil = 0
+	}
+}
+
+// publishBackoff tells the other processes of a soft backoff this table set or ended. The caller holds
+// e.mu.
+func (e *entry) publishBackoff(d time.Duration) {
+	if n, ok := e.store.(Noticer); ok {
+		n.Backoff(e.name, d)
+	}
 }
 
 // publish tells the shared store of a hard cooldown that now ends later than before. The caller holds e.mu.

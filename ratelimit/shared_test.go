@@ -243,3 +243,89 @@ func TestBudgetShare(t *testing.T) {
 		}
 	}
 }
+
+// fakeNoticer is a fakeShared that also carries notices: it records the backoffs sent, and hands the table's
+// listener to the test.
+type fakeNoticer struct {
+	fakeShared
+	backoffs []cool
+	listen   func(Notice)
+}
+
+func (f *fakeNoticer) Backoff(name string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.backoffs = append(f.backoffs, cool{Name: name, D: d})
+}
+
+func (f *fakeNoticer) Listen(fn func(Notice)) { f.listen = fn }
+
+// TestSharedNotices: a soft backoff is announced when it is set or grows and when a success ends it; another
+// process's soft backoff and hard cooldown move traffic off the key here (headroom) without counting
+// towards this table's failure streaks, and the end of a fault cooldown elsewhere ends it here.
+func TestSharedNotices(t *testing.T) {
+	c := newClock()
+	f := &fakeNoticer{fakeShared: fakeShared{answer: SharedAnswer{Hold: Hold{Minute: 7, Day: 3}}}}
+	tb := New(WithClock(c.Now), WithJitter(func() float64 { return 0.5 }), WithShared(f, 1))
+	if f.listen == nil {
+		t.Fatal("the table did not listen for notices")
+	}
+	b := Budget{RequestsPerMinute: 100}
+	k2 := Key{Target: "acct2", Model: k1.Model}
+	for _, k := range []Key{k1, k2} {
+		if err := tb.SetBudget(k, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := SharedName(k1)
+
+	tb.Failure(k1, CauseThrottled) // 1s soft backoff (jitter 0.5 → ×1)
+	tb.Failure(k1, CauseThrottled) // during it: the same backoff, nothing new
+	c.Advance(2 * time.Second)
+	tb.Failure(k1, CauseFault) // after it: 2s
+	tb.Success(k1)
+	tb.Success(k1) // nothing to end
+	want := []cool{{Name: name, D: time.Second}, {Name: name, D: 2 * time.Second}, {Name: name}}
+	if diff := cmp.Diff(want, f.backoffs); diff != "" {
+		t.Errorf("announced backoffs (-want +got):\n%s", diff)
+	}
+
+	// Another process's soft backoff: the key goes last, and this table's streak is untouched.
+	f.listen(Notice{Name: SharedName(k2), For: 5 * time.Second})
+	if h := tb.Headroom(k2); h > softFactor {
+		t.Errorf("headroom during another process's backoff %v, want at most %v", h, softFactor)
+	}
+	c.Advance(6 * time.Second)
+	if h := tb.Headroom(k2); h != 1 {
+		t.Errorf("headroom after it %v, want 1", h)
+	}
+	f.listen(Notice{Name: SharedName(k2), For: 5 * time.Second})
+	f.listen(Notice{Name: SharedName(k2)}) // its end: a success there
+	if h := tb.Headroom(k2); h != 1 {
+		t.Errorf("headroom after the backoff's end %v, want 1", h)
+	}
+
+	// A hard cooldown: out of rotation here too, with its cause; its end ends it.
+	f.listen(Notice{Name: SharedName(k2), For: time.Minute, Hard: true, Cause: CauseFault})
+	if h := tb.Headroom(k2); h != 0 {
+		t.Errorf("headroom during another process's cooldown %v, want 0", h)
+	}
+	if _, err := tb.Reserve(k2, 1, 1, 1); !errors.Is(err, ErrCoolingDown) {
+		t.Errorf("reserve during another process's cooldown: %v, want ErrCoolingDown", err)
+	}
+	f.listen(Notice{Name: SharedName(k2), Hard: true, Cause: CauseThrottled}) // the end of another cause's: kept
+	if h := tb.Headroom(k2); h != 0 {
+		t.Errorf("headroom after the end of a cooldown for another cause %v, want 0", h)
+	}
+	f.listen(Notice{Name: SharedName(k2), Hard: true, Cause: CauseFault})
+	if h := tb.Headroom(k2); h != 1 {
+		t.Errorf("headroom after the fault cooldown's end %v, want 1", h)
+	}
+	// The notices did not count as this table's own failures: no streak, so one failure is a 1s backoff.
+	f.backoffs = nil
+	tb.Failure(k2, CauseThrottled)
+	if diff := cmp.Diff([]cool{{Name: SharedName(k2), D: time.Second}}, f.backoffs); diff != "" {
+		t.Errorf("first own failure after notices (-want +got):\n%s", diff)
+	}
+	f.listen(Notice{Name: "tm:unknown/model", For: time.Minute, Hard: true, Cause: CauseFault}) // a key not here: ignored
+}

@@ -95,6 +95,7 @@ type Table struct {
 
 	mu      sync.RWMutex
 	entries map[Key]*entry
+	names   map[string]*entry // with a shared store: the entries by their name there, for its notices
 }
 
 // New returns an empty table.
@@ -104,6 +105,9 @@ func New(opts ...Option) *Table {
 		o(t)
 	}
 	t.epoch = t.now()
+	if n, ok := t.shared.(Noticer); ok {
+		n.Listen(t.notice)
+	}
 	return t
 }
 
@@ -176,6 +180,7 @@ func (t *Table) entry(k Key) *entry {
 		}
 		if t.shared != nil {
 			e.store, e.name = t.shared, SharedName(k)
+			t.names[e.name] = e
 		}
 		t.entries[k] = e
 	}
@@ -370,6 +375,20 @@ func (t *Table) Headroom(k Key) float64 {
 	return e.headroom(e.advance(now))
 }
 
+// Standing is Headroom, and whether the key is in a soft backoff (its own, or one another process sharing
+// the store announced): such a key is to be tried only when no other is free, whatever its priority.
+func (t *Table) Standing(k Key) (headroom float64, backingOff bool) {
+	e := t.lookup(k)
+	if e == nil {
+		return 1, false
+	}
+	now := t.since(t.now())
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now = e.advance(now)
+	return e.headroom(now), now < e.softUntil && now >= e.coolUntil
+}
+
 func (e *entry) headroom(now int64) float64 {
 	if now < e.coolUntil {
 		return 0
@@ -450,6 +469,9 @@ func (t *Table) Success(k Key) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.faults = 0
+	if e.store != nil && e.softUntil > e.last {
+		e.publishBackoff(0) // the key works: end its soft backoff for every process
+	}
 	e.streak, e.trips, e.softUntil, e.halfOpen, e.probing = 0, 0, 0, false, false
 	e.ewma -= ewmaAlpha * e.ewma
 	if e.cause == CauseFault {

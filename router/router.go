@@ -532,13 +532,16 @@ func asUpstream(err error) *upstream.Error {
 }
 
 // pick chooses the untried eligible target with the most headroom among the best priority and reserves its
-// budget. When none can take the request it says when the first frees up.
+// budget; a target in a soft backoff (after a throttle or fault that did not take it out of rotation, here or
+// in another relay sharing the state) comes after every other, of any priority. When none can take the
+// request it says when the first frees up.
 func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]bool) (*Member, ratelimit.Reservation, *ExhaustedError) {
 	cands := r.byModel[fm]
 	type scored struct {
 		t     *Member
 		idx   int
 		score float64
+		soft  bool // in a soft backoff: after every target that is not, whatever the priorities
 	}
 	var buf [16]scored // most pools are small: keep the candidate list on the stack
 	list := buf[:0]
@@ -546,14 +549,17 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]b
 		if tried[t] || r.senders[t] == nil {
 			continue
 		}
-		h := r.limits.Headroom(ratelimit.Key{Target: t.Name, Model: fm})
-		list = append(list, scored{t, i, h * float64(t.Weight)})
+		h, soft := r.limits.Standing(ratelimit.Key{Target: t.Name, Model: fm})
+		list = append(list, scored{t, i, h * float64(t.Weight), soft})
 	}
 	r.mu.Lock()
 	r.rr++
 	rot := r.rr
 	r.mu.Unlock()
 	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].soft != list[j].soft {
+			return !list[i].soft
+		}
 		if list[i].t.Priority != list[j].t.Priority {
 			return list[i].t.Priority < list[j].t.Priority
 		}

@@ -281,3 +281,30 @@ func TestWaitForCapacity(t *testing.T) {
 		t.Errorf("waited %v: the wait must respect the request's deadline", time.Since(start))
 	}
 }
+
+// TestSoftBackoffBeforePriority: a preferred target (priority 0) that was throttled while its budget had room
+// backs off softly; until the backoff ends, requests go to the next priority's target first rather than to
+// it, and it is still used when nothing else is free.
+func TestSoftBackoffBeforePriority(t *testing.T) {
+	p := newPool(t, true, func(c *config.Config) {
+		c.Targets = c.Targets[1:] // 333 (3 rpm) and 444 (5 rpm)
+		c.Targets[1].Priority = 1
+	})
+	ctx := context.Background()
+	p.sb.FailNext(sandbox.Fault{Code: "ThrottlingException", Account: "333333333333"})
+	res, err := p.invoke(ctx, sandbox.SeedProfile)
+	if err != nil || res.Target.Account != "444444444444" || len(res.Attempts) != 2 {
+		t.Fatalf("throttled on the preferred target: %v, %+v; want it served by the next priority after one attempt", err, res)
+	}
+	for i := range 4 {
+		res, err := p.invoke(ctx, sandbox.SeedProfile)
+		if err != nil || res.Target.Account != "444444444444" || len(res.Attempts) != 1 {
+			t.Fatalf("request %d during the backoff: %v, %+v; want the next priority's target at once", i, err, res)
+		}
+	}
+	// 444's budget is spent (5); the backing-off target still serves.
+	res, err = p.invoke(ctx, sandbox.SeedProfile)
+	if err != nil || res.Target.Account != "333333333333" {
+		t.Fatalf("with the other target spent: %v, %+v; want the backing-off target used", err, res)
+	}
+}

@@ -10,6 +10,7 @@ type metrics struct {
 	local     prometheus.Counter
 	errors    *prometheus.CounterVec
 	dropped   prometheus.Counter
+	notices   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,10 +24,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_state_errors_total",
 			Help: "Failed calls to the state backend, by operation (reserve, write, probe)."}, []string{"op"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "bedrock_relay_state_dropped_writes_total",
-			Help: "Settlements and cooldowns not written to the state backend (unreachable, or the queue full); they are not replayed."}),
+			Help: "Settlements, cooldowns and notices not written to the state backend (unreachable, or the queue full); they are not replayed."}),
+		notices: prometheus.NewCounter(prometheus.CounterOpts{Name: "bedrock_relay_state_notices_received_total",
+			Help: "Soft backoffs and hard cooldowns other relays announced through the state backend, applied here."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.up, m.fallbacks, m.local, m.errors, m.dropped)
+		reg.MustRegister(m.up, m.fallbacks, m.local, m.errors, m.dropped, m.notices)
 	}
 	return m
 }

@@ -2,13 +2,16 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +103,10 @@ type Store struct {
 
 	names sync.Map // name → *keys
 
+	origin  string // this store's id in the notices it sends, so that it ignores its own
+	channel string // the notices' Pub/Sub channel
+	ps      *redis.PubSub
+
 	up     atomic.Bool
 	mu     sync.Mutex
 	reason string // why the store is in fallback
@@ -111,7 +118,10 @@ type Store struct {
 	close sync.Once
 }
 
-var _ ratelimit.Shared = (*Store)(nil)
+var (
+	_ ratelimit.Shared  = (*Store)(nil)
+	_ ratelimit.Noticer = (*Store)(nil)
+)
 
 // keys are one name's keys, built once: minute, day, cooldown; then the first two for settle and the last
 // alone for cooldown.
@@ -119,11 +129,13 @@ type keys struct {
 	reserve, settle, cool []string
 }
 
-// write is one queued settlement or cooldown, or (done set) a marker for Flush.
+// write is one queued settlement or cooldown (script set), notice (notice set), or (done set) a marker for
+// Flush.
 type write struct {
 	script *redis.Script
 	keys   []string
 	args   []any
+	notice string
 	done   chan struct{}
 }
 
@@ -143,7 +155,11 @@ func New(o Options) *Store {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
+	var id [8]byte
+	rand.Read(id[:])
 	s := &Store{
+		origin:   hex.EncodeToString(id[:]),
+		channel:  o.KeyPrefix + "notices",
 		c:        redis.NewUniversalClient(clientOptions(o)),
 		prefix:   o.KeyPrefix,
 		timeout:  o.Timeout,
@@ -207,6 +223,11 @@ func (s *Store) Close() error {
 	var err error
 	s.close.Do(func() {
 		close(s.stop)
+		s.mu.Lock()
+		if s.ps != nil {
+			s.ps.Close() // ends the listener's channel
+		}
+		s.mu.Unlock()
 		s.wg.Wait()
 		err = s.c.Close()
 	})
@@ -309,13 +330,73 @@ func (s *Store) Settle(name string, h ratelimit.Hold, requests, tokens int) {
 	s.enqueue(write{script: settleScript, keys: s.keys(name).settle, args: []any{h.Minute, h.Day, requests, tokens}})
 }
 
-// Cooldown queues a cooldown, or its end (d <= 0).
+// Cooldown queues a cooldown, or its end (d <= 0), and its notice to the other processes.
 func (s *Store) Cooldown(name string, d time.Duration, cause ratelimit.Cause) {
 	ms := int64(0)
 	if d > 0 {
 		ms = max(d.Milliseconds(), 1)
 	}
 	s.enqueue(write{script: cooldownScript, keys: s.keys(name).cool, args: []any{ms, cause.String()}})
+	s.enqueue(write{notice: s.encode(ratelimit.Notice{Name: name, For: time.Duration(ms) * time.Millisecond, Hard: true, Cause: cause})})
+}
+
+// Backoff queues the notice of a soft backoff (or its end) to the other processes. Nothing is stored.
+func (s *Store) Backoff(name string, d time.Duration) {
+	s.enqueue(write{notice: s.encode(ratelimit.Notice{Name: name, For: d})})
+}
+
+// A notice on the channel is one line: "1 ORIGIN KIND MS CAUSE NAME", KIND "soft" or "hard", the name last
+// (it may hold spaces).
+const noticeVersion = "1"
+
+func (s *Store) encode(n ratelimit.Notice) string {
+	kind := "soft"
+	if n.Hard {
+		kind = "hard"
+	}
+	return noticeVersion + " " + s.origin + " " + kind + " " + strconv.FormatInt(max(n.For.Milliseconds(), 0), 10) + " " +
+		n.Cause.String() + " " + n.Name
+}
+
+// decode reads a notice of another process's; ok is false for this store's own, and for a line it does not
+// understand (a newer relay's).
+func (s *Store) decode(line string) (n ratelimit.Notice, ok bool) {
+	f := strings.SplitN(line, " ", 6)
+	if len(f) != 6 || f[0] != noticeVersion || f[1] == s.origin || (f[2] != "soft" && f[2] != "hard") {
+		return n, false
+	}
+	ms, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return n, false
+	}
+	n = ratelimit.Notice{Name: f[5], For: time.Duration(ms) * time.Millisecond, Hard: f[2] == "hard"}
+	if n.Hard {
+		n.Cause = causeOf(f[4])
+	}
+	return n, true
+}
+
+// Listen subscribes to the other processes' notices and calls fn with each, from one goroutine, until
+// Close. go-redis keeps the subscription: it reconnects and subscribes again after Redis goes away, so
+// notices resume with sharing (those sent meanwhile are lost).
+func (s *Store) Listen(fn func(ratelimit.Notice)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ps != nil {
+		return
+	}
+	s.ps = s.c.Subscribe(context.Background(), s.channel)
+	ch := s.ps.Channel()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for msg := range ch {
+			if n, ok := s.decode(msg.Payload); ok {
+				s.m.notices.Inc()
+				fn(n)
+			}
+		}
+	}()
 }
 
 // enqueue hands w to the background writer without waiting; while in fallback, or with the queue full, w
@@ -385,12 +466,16 @@ func (s *Store) writer() {
 func (s *Store) write(batch []write) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	cmds := make([]*redis.Cmd, len(batch))
+	cmds := make([]redis.Cmder, len(batch))
 	if s.up.Load() {
 		pipe := s.c.Pipeline()
 		n := 0
 		for i, w := range batch {
-			if w.done == nil {
+			switch {
+			case w.notice != "":
+				cmds[i] = pipe.Publish(ctx, s.channel, w.notice)
+				n++
+			case w.done == nil:
 				cmds[i] = w.script.EvalSha(ctx, pipe, w.keys, w.args...)
 				n++
 			}
@@ -411,7 +496,7 @@ func (s *Store) write(batch []write) {
 			continue
 		}
 		err := cmd.Err()
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if redis.HasErrorPrefix(err, "NOSCRIPT") && w.script != nil {
 			err = w.script.Run(ctx, s.c, w.keys, w.args...).Err()
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {

@@ -592,3 +592,44 @@ func (p *stallProxy) answer(c, b net.Conn) {
 		}
 	}
 }
+
+// TestNoticesReachEveryProcess: a soft backoff one relay sets moves the other's traffic off the key (its
+// headroom drops) before the other has asked Redis anything, a success there ends it, and a hard cooldown
+// is out of rotation for the other at once, through Pub/Sub.
+func TestNoticesReachEveryProcess(t *testing.T) {
+	m, _ := newRedis(t)
+	b := ratelimit.Budget{RequestsPerMinute: 100}
+	a, o := newRelay(t, m.Addr(), nil, b, redisstore.Options{}), newRelay(t, m.Addr(), nil, b, redisstore.Options{})
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5s (headroom %v)", what, o.table.Headroom(k1))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// The subscription is made in the background: wait until Redis counts both listeners.
+	waitFor("both relays subscribed", func() bool { return m.PubSubNumSub("bedrock-relay:notices")["bedrock-relay:notices"] == 2 })
+
+	a.table.Failure(k1, ratelimit.CauseThrottled)
+	waitFor("the other relay backs off", func() bool { return o.table.Headroom(k1) < 0.01 })
+	if h := a.table.Headroom(k1); h >= 0.01 {
+		t.Errorf("the throttled relay's own headroom %v, want it backing off", h)
+	}
+	a.table.Success(k1)
+	waitFor("the backoff's end reaches the other relay", func() bool { return o.table.Headroom(k1) == 1 })
+
+	a.table.Cooldown(k1, time.Time{}, ratelimit.CauseSetup)
+	waitFor("the cooldown reaches the other relay", func() bool { return o.table.Headroom(k1) == 0 })
+	if got := metric(t, o.reg, "bedrock_relay_state_notices_received_total"); got != 3 {
+		t.Errorf("notices received %v, want 3", got)
+	}
+	if got := metric(t, a.reg, "bedrock_relay_state_notices_received_total"); got != 0 {
+		t.Errorf("the sender received %v of its own notices, want 0", got)
+	}
+	if _, err := o.table.Reserve(k1, 1, 1, 1); !errors.Is(err, ratelimit.ErrCoolingDown) {
+		t.Errorf("reserve on the other relay: %v, want ErrCoolingDown", err)
+	}
+}
