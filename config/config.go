@@ -33,6 +33,12 @@ type Config struct {
 	Catalog CatalogSpec `yaml:"catalog"`
 	// State is where budgets and cooldowns are kept: in each process, or in Redis for every replica.
 	State State `yaml:"state"`
+	// Groups are budgets shared by the keys that name them (a team's keys), by name.
+	Groups []Group `yaml:"groups"`
+	// Prices override or add to the catalogue's model prices (keys.go), for cost accounting and USD budgets.
+	Prices []PriceSpec `yaml:"prices"`
+	// Attribution is how each caller shows in the Bedrock account's bill (keys.go).
+	Attribution Attribution `yaml:"attribution"`
 }
 
 // State is where the budget windows and hard cooldowns of every target × model are kept.
@@ -173,6 +179,10 @@ type Key struct {
 	SHA256 string `yaml:"sha256"`
 	// Models the key may call: foundation-model ids, aliases, or "*".
 	Models []string `yaml:"models"`
+	// Group names an entry of the top-level groups: the key also counts against the group's budgets.
+	Group string `yaml:"group"`
+	// Budgets limit the key's own use, over every model and target (keys.go).
+	Budgets KeyBudgets `yaml:"budgets"`
 }
 
 // Source is where the relay's own credentials and AWS endpoints come from.
@@ -339,6 +349,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 
 // FillDefaults fills what a config may leave out (session names and durations, weights, target names).
 func (c *Config) FillDefaults() {
+	if c.Attribution.MaxSessions == 0 {
+		c.Attribution.MaxSessions = DefaultMaxSessions
+	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		if t.SessionName == "" {
@@ -441,6 +454,7 @@ func (c *Config) Validate() error {
 		add("routing.anthropic_betas %q: want drop (the default), pass or reject", c.Routing.AnthropicBetas)
 	}
 	c.State.validate(add)
+	c.validateKeys(add)
 	cat, err := c.ModelCatalog()
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

@@ -106,6 +106,10 @@ type Store struct {
 	origin  string // this store's id in the notices it sends, so that it ignores its own
 	channel string // the notices' Pub/Sub channel
 	ps      *redis.PubSub
+	listen  []func(ratelimit.Notice) // under mu
+
+	ledgerOnce sync.Once
+	ledger     *Ledger // Usage
 
 	up     atomic.Bool
 	mu     sync.Mutex
@@ -376,12 +380,13 @@ func (s *Store) decode(line string) (n ratelimit.Notice, ok bool) {
 	return n, true
 }
 
-// Listen subscribes to the other processes' notices and calls fn with each, from one goroutine, until
-// Close. go-redis keeps the subscription: it reconnects and subscribes again after Redis goes away, so
-// notices resume with sharing (those sent meanwhile are lost).
+// Listen subscribes to the other processes' notices and calls fn (and every function given to Listen
+// before) with each, from one goroutine, until Close. go-redis keeps the subscription: it reconnects and
+// subscribes again after Redis goes away, so notices resume with sharing (those sent meanwhile are lost).
 func (s *Store) Listen(fn func(ratelimit.Notice)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.listen = append(s.listen, fn)
 	if s.ps != nil {
 		return
 	}
@@ -393,7 +398,12 @@ func (s *Store) Listen(fn func(ratelimit.Notice)) {
 		for msg := range ch {
 			if n, ok := s.decode(msg.Payload); ok {
 				s.m.notices.Inc()
-				fn(n)
+				s.mu.Lock()
+				fns := s.listen
+				s.mu.Unlock()
+				for _, fn := range fns {
+					fn(n)
+				}
 			}
 		}
 	}()
