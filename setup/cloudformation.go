@@ -24,6 +24,9 @@ type TemplateOptions struct {
 	// NoFunction leaves the Lambda function (and its URL) out of the caller side: only the execution role
 	// and its policies. For deploying the role alone, and for emulators without Lambda.
 	NoFunction bool
+	// SharedState adds the cache, security groups, VPC access policy and outputs that state.backend: redis
+	// needs (see SharedState); nil leaves them out.
+	SharedState *SharedState
 }
 
 func (o TemplateOptions) withDefaults() (TemplateOptions, error) {
@@ -36,6 +39,13 @@ func (o TemplateOptions) withDefaults() (TemplateOptions, error) {
 	case "arm64", "x86_64":
 	default:
 		return o, fmt.Errorf("%w: architecture %q: want arm64 or x86_64", ErrInvalid, o.Arch)
+	}
+	if o.SharedState != nil {
+		s, err := o.SharedState.withDefaults()
+		if err != nil {
+			return o, err
+		}
+		o.SharedState = &s
 	}
 	return o, nil
 }
@@ -150,20 +160,43 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 		mapping("PolicyName", PolicyAssume, "PolicyDocument", docNode(c.Assume)),
 		mapping("PolicyName", PolicyLogs, "PolicyDocument", docNode(logs)),
 	))
+	ss := o.SharedState
+	if ss != nil {
+		roleProps.add("ManagedPolicyArns", seq(VPCAccessPolicyARN(c.RoleARN)))
+	}
 	resources := mapping(roleID, mapping("Type", "AWS::IAM::Role", "Properties", roleProps))
 	outputs := mapping(roleID+"Arn", mapping("Description", "the caller role the Bedrock account roles trust", "Value", getAtt(roleID, "Arn")))
-	root := mapping("AWSTemplateFormatVersion", "2010-09-09",
-		"Description", "bedrock-relay: caller account "+c.Account+": the Lambda function and its execution role "+c.Name+". Deploy before the Bedrock account stacks.")
+	description := "bedrock-relay: caller account " + c.Account + ": the Lambda function and its execution role " + c.Name + ". Deploy before the Bedrock account stacks."
+	head := "Caller account " + c.Account + ": deploy first, with --capabilities CAPABILITY_NAMED_IAM"
+	if ss != nil {
+		description += " Shared state: an ElastiCache Serverless cache for Valkey and the security groups of the cache and the relay."
+		head += "\n" + strings.Join(sharedStateNotes(!o.NoFunction), "\n") +
+			"\nThen put the RelayStateConfig output into the relay config:\n" + ss.StateStanza("ENDPOINT:6379")
+	}
+	root := mapping("AWSTemplateFormatVersion", "2010-09-09", "Description", description)
+	params := mapping()
 	if !o.NoFunction {
-		root.add("Parameters", mapping(
-			"CodeS3Bucket", mapping("Type", "String", "Description", "S3 bucket (same region) holding the bedrock-relay-lambda zip (bootstrap at its root)"),
-			"CodeS3Key", mapping("Type", "String", "Default", "bedrock-relay-lambda-"+o.Arch+".zip", "Description", "S3 key of the zip (make lambda builds bedrock-relay-lambda-ARCH.zip)"),
-		))
+		params.add("CodeS3Bucket", mapping("Type", "String", "Description", "S3 bucket (same region) holding the bedrock-relay-lambda zip (bootstrap at its root)"))
+		params.add("CodeS3Key", mapping("Type", "String", "Default", "bedrock-relay-lambda-"+o.Arch+".zip", "Description", "S3 key of the zip (make lambda builds bedrock-relay-lambda-ARCH.zip)"))
+	}
+	if ss != nil {
+		params.add("VpcId", mapping("Type", "AWS::EC2::VPC::Id", "Description", "VPC of the state cache and the relay's security group"))
+		subnets := "subnets of that VPC (two or three, in different availability zones) for the cache"
+		if !o.NoFunction {
+			subnets += " and the function"
+		}
+		params.add("SubnetIds", mapping("Type", "List<AWS::EC2::Subnet::Id>", "Description", subnets))
+		cacheResources(resources, outputs, *ss)
+	}
+	if len(params.n.Content) > 0 {
+		root.add("Parameters", params)
+	}
+	if !o.NoFunction {
 		env := mapping()
 		for _, kv := range p.Lambda.Vars() {
 			env.add(kv[0], kv[1])
 		}
-		resources.add("Function", mapping("Type", "AWS::Lambda::Function", "Properties", mapping(
+		fnProps := mapping(
 			"FunctionName", o.FunctionName,
 			"Description", "bedrock-relay: calls Bedrock in another account through an assumed role",
 			"Runtime", "provided.al2023",
@@ -174,7 +207,14 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 			"Role", getAtt(roleID, "Arn"),
 			"Code", mapping("S3Bucket", ref("CodeS3Bucket"), "S3Key", ref("CodeS3Key")),
 			"Environment", mapping("Variables", env),
-		)))
+		)
+		if ss != nil {
+			fnProps.add("VpcConfig", mapping(
+				"SubnetIds", ref("SubnetIds"),
+				"SecurityGroupIds", seq(getAtt("RelaySecurityGroup", "GroupId")),
+			))
+		}
+		resources.add("Function", mapping("Type", "AWS::Lambda::Function", "Properties", fnProps))
 		outputs.add("FunctionArn", mapping("Value", getAtt("Function", "Arn")))
 		if o.FunctionURL {
 			resources.add("FunctionUrl", mapping("Type", "AWS::Lambda::Url", "Properties", mapping(
@@ -187,7 +227,42 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 	}
 	root.add("Resources", resources)
 	root.add("Outputs", outputs)
-	return encode(root, "Caller account "+c.Account+": deploy first, with --capabilities CAPABILITY_NAMED_IAM")
+	return encode(root, head)
+}
+
+// cacheResources adds the shared-state resources and their outputs to the caller template: the relay's and
+// the cache's security groups, the cache's one ingress rule (from the relay's group) and the cache.
+func cacheResources(resources, outputs node, s SharedState) {
+	// The relay's group keeps the default egress rule (all traffic): the relay reaches STS, Bedrock Runtime
+	// and the cache.
+	resources.add("RelaySecurityGroup", mapping("Type", "AWS::EC2::SecurityGroup", "Properties", mapping(
+		"GroupDescription", "bedrock-relay: the relay (Lambda function, tasks or instances), admitted to the state cache "+s.CacheName,
+		"VpcId", ref("VpcId"),
+	)))
+	resources.add("CacheSecurityGroup", mapping("Type", "AWS::EC2::SecurityGroup", "Properties", mapping(
+		"GroupDescription", "bedrock-relay: the state cache "+s.CacheName+", admitting the relay security group only",
+		"VpcId", ref("VpcId"),
+	)))
+	resources.add("CacheIngressFromRelay", mapping("Type", "AWS::EC2::SecurityGroupIngress", "Properties", mapping(
+		"GroupId", getAtt("CacheSecurityGroup", "GroupId"),
+		"Description", "Valkey from the relay: 6379 the endpoint, 6380 the reader endpoint",
+		"IpProtocol", "tcp",
+		"FromPort", CachePort,
+		"ToPort", CacheReaderPort,
+		"SourceSecurityGroupId", getAtt("RelaySecurityGroup", "GroupId"),
+	)))
+	resources.add("Cache", mapping("Type", "AWS::ElastiCache::ServerlessCache", "Properties", mapping(
+		"ServerlessCacheName", s.CacheName,
+		"Description", "bedrock-relay shared state: budgets and cooldowns of every relay",
+		"Engine", "valkey",
+		"SubnetIds", ref("SubnetIds"),
+		"SecurityGroupIds", seq(getAtt("CacheSecurityGroup", "GroupId")),
+	)))
+	outputs.add("CacheEndpointAddress", mapping("Description", "the cache's endpoint (TLS)", "Value", getAtt("Cache", "Endpoint.Address")))
+	outputs.add("CacheEndpointPort", mapping("Value", getAtt("Cache", "Endpoint.Port")))
+	outputs.add("RelaySecurityGroupId", mapping("Description", "the security group the cache admits: attach it to every relay", "Value", getAtt("RelaySecurityGroup", "GroupId")))
+	outputs.add("RelayStateConfig", mapping("Description", "the state: section of the relay config",
+		"Value", mapping("Fn::Sub", s.stateFlow("${Cache.Endpoint.Address}:${Cache.Endpoint.Port}"))))
 }
 
 // node is an ordered YAML mapping under construction.

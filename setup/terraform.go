@@ -2,6 +2,7 @@ package setup
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -61,6 +62,15 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 		variable(root, "lambda_code_key", "S3 key of the zip (make lambda builds bedrock-relay-lambda-ARCH.zip)",
 			cty.StringVal("bedrock-relay-lambda-"+o.Arch+".zip"))
 	}
+	ss := o.SharedState
+	if ss != nil {
+		variable(root, "vpc_id", "VPC of the state cache and the relay's security group", cty.NilVal)
+		subnets := "subnets of var.vpc_id (two or three, in different availability zones) for the cache"
+		if !o.NoFunction {
+			subnets += " and the function"
+		}
+		typedVariable(root, "subnet_ids", subnets, hclwrite.TokensForFunctionCall("list", hclwrite.TokensForIdentifier("string")), cty.NilVal)
+	}
 	for _, acct := range accounts {
 		b := root.AppendNewBlock("provider", []string{"aws"}).Body()
 		b.SetAttributeValue("alias", cty.StringVal(ProviderAlias(acct)))
@@ -88,6 +98,9 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 	role.SetAttributeRaw("assume_role_policy", jsonencode(lambdaTrust))
 	root.AppendNewline()
 	rolePolicy(root, "caller_assume", prov, PolicyAssume, "caller", c.Assume)
+	if ss != nil {
+		cacheTerraform(root, prov, c, *ss, !o.NoFunction)
+	}
 	if !o.NoFunction {
 		rolePolicy(root, "caller_logs", prov, PolicyLogs, "caller", logsPolicy(c, o.FunctionName))
 		fn := resource(root, "aws_lambda_function", "relay", prov)
@@ -110,6 +123,19 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 			})
 		}
 		fn.AppendNewBlock("environment", nil).Body().SetAttributeRaw("variables", hclwrite.TokensForObject(vars))
+		if ss != nil {
+			fn.AppendNewline()
+			vpc := fn.AppendNewBlock("vpc_config", nil).Body()
+			vpc.SetAttributeTraversal("subnet_ids", hclRef("var", "subnet_ids"))
+			vpc.SetAttributeRaw("security_group_ids", hclwrite.TokensForTuple([]hclwrite.Tokens{
+				hclwrite.TokensForTraversal(hclRef("aws_security_group", "relay", "id")),
+			}))
+			fn.AppendNewline()
+			comment(fn, "Creating a function in a VPC needs the VPC access policy on its role first.")
+			fn.SetAttributeRaw("depends_on", hclwrite.TokensForTuple([]hclwrite.Tokens{
+				hclwrite.TokensForTraversal(hclRef("aws_iam_role_policy_attachment", "caller_vpc_access")),
+			}))
+		}
 		root.AppendNewline()
 		if o.FunctionURL {
 			url := resource(root, "aws_lambda_function_url", "relay", prov)
@@ -153,9 +179,14 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 
 // variable appends a string variable; def is cty.NilVal for a variable without a default.
 func variable(body *hclwrite.Body, name, description string, def cty.Value) {
+	typedVariable(body, name, description, hclwrite.TokensForIdentifier("string"), def)
+}
+
+// typedVariable appends a variable of the type typ spells (string, list(string)).
+func typedVariable(body *hclwrite.Body, name, description string, typ hclwrite.Tokens, def cty.Value) {
 	b := body.AppendNewBlock("variable", []string{name}).Body()
 	b.SetAttributeValue("description", cty.StringVal(description))
-	b.SetAttributeRaw("type", hclwrite.TokensForIdentifier("string"))
+	b.SetAttributeRaw("type", typ)
 	if def != cty.NilVal {
 		b.SetAttributeValue("default", def)
 	}
@@ -181,6 +212,88 @@ func rolePolicy(body *hclwrite.Body, name string, provider hcl.Traversal, policy
 func output(body *hclwrite.Body, name string, value hcl.Traversal) {
 	body.AppendNewBlock("output", []string{name}).Body().SetAttributeTraversal("value", value)
 	body.AppendNewline()
+}
+
+// cacheTerraform appends the shared-state resources of the caller account (see SharedState) and their
+// outputs.
+func cacheTerraform(root *hclwrite.Body, prov hcl.Traversal, c Caller, s SharedState, withFunction bool) {
+	comment(root, sharedStateNotes(withFunction)...)
+	root.AppendNewline()
+	att := resource(root, "aws_iam_role_policy_attachment", "caller_vpc_access", prov)
+	att.SetAttributeTraversal("role", hclRef("aws_iam_role", "caller", "name"))
+	att.SetAttributeValue("policy_arn", cty.StringVal(VPCAccessPolicyARN(c.RoleARN)))
+	root.AppendNewline()
+
+	relay := resource(root, "aws_security_group", "relay", prov)
+	relay.SetAttributeValue("name", cty.StringVal(s.CacheName+"-client"))
+	relay.SetAttributeValue("description", cty.StringVal("bedrock-relay: the relay (Lambda function, tasks or instances), admitted to the state cache "+s.CacheName))
+	relay.SetAttributeTraversal("vpc_id", hclRef("var", "vpc_id"))
+	root.AppendNewline()
+	comment(root, "Terraform removes the allow-all egress rule AWS gives a new group; the relay needs it for STS,",
+		"Bedrock Runtime and the cache.")
+	egress := resource(root, "aws_vpc_security_group_egress_rule", "relay_all", prov)
+	egress.SetAttributeTraversal("security_group_id", hclRef("aws_security_group", "relay", "id"))
+	egress.SetAttributeValue("description", cty.StringVal("all traffic: STS, Bedrock Runtime and the state cache"))
+	egress.SetAttributeValue("ip_protocol", cty.StringVal("-1"))
+	egress.SetAttributeValue("cidr_ipv4", cty.StringVal("0.0.0.0/0"))
+	root.AppendNewline()
+
+	cache := resource(root, "aws_security_group", "cache", prov)
+	cache.SetAttributeValue("name", cty.StringVal(s.CacheName))
+	cache.SetAttributeValue("description", cty.StringVal("bedrock-relay: the state cache "+s.CacheName+", admitting the relay security group only"))
+	cache.SetAttributeTraversal("vpc_id", hclRef("var", "vpc_id"))
+	root.AppendNewline()
+	ingress := resource(root, "aws_vpc_security_group_ingress_rule", "cache_from_relay", prov)
+	ingress.SetAttributeTraversal("security_group_id", hclRef("aws_security_group", "cache", "id"))
+	ingress.SetAttributeValue("description", cty.StringVal("Valkey from the relay: 6379 the endpoint, 6380 the reader endpoint"))
+	ingress.SetAttributeTraversal("referenced_security_group_id", hclRef("aws_security_group", "relay", "id"))
+	ingress.SetAttributeValue("ip_protocol", cty.StringVal("tcp"))
+	ingress.SetAttributeValue("from_port", cty.NumberIntVal(CachePort))
+	ingress.SetAttributeValue("to_port", cty.NumberIntVal(CacheReaderPort))
+	root.AppendNewline()
+
+	sc := resource(root, "aws_elasticache_serverless_cache", "state", prov)
+	sc.SetAttributeValue("name", cty.StringVal(s.CacheName))
+	sc.SetAttributeValue("description", cty.StringVal("bedrock-relay shared state: budgets and cooldowns of every relay"))
+	sc.SetAttributeValue("engine", cty.StringVal("valkey"))
+	sc.SetAttributeTraversal("subnet_ids", hclRef("var", "subnet_ids"))
+	sc.SetAttributeRaw("security_group_ids", hclwrite.TokensForTuple([]hclwrite.Tokens{
+		hclwrite.TokensForTraversal(hclRef("aws_security_group", "cache", "id")),
+	}))
+	root.AppendNewline()
+
+	endpoint := func(attr string) hcl.Traversal {
+		return hcl.Traversal{hcl.TraverseRoot{Name: "aws_elasticache_serverless_cache"}, hcl.TraverseAttr{Name: "state"},
+			hcl.TraverseAttr{Name: "endpoint"}, hcl.TraverseIndex{Key: cty.NumberIntVal(0)}, hcl.TraverseAttr{Name: attr}}
+	}
+	output(root, "state_endpoint_address", endpoint("address"))
+	output(root, "state_endpoint_port", endpoint("port"))
+	output(root, "relay_security_group_id", hclRef("aws_security_group", "relay", "id"))
+	// terraform output -raw relay_state_config prints the section as it goes into the relay config.
+	interp := func(attr string) string {
+		return "${" + string(hclwrite.TokensForTraversal(endpoint(attr)).Bytes()) + "}"
+	}
+	out := root.AppendNewBlock("output", []string{"relay_state_config"}).Body()
+	out.SetAttributeValue("description", cty.StringVal("the state: section of the relay config"))
+	out.SetAttributeRaw("value", heredoc(s.StateStanza(interp("address")+":"+interp("port"))))
+	root.AppendNewline()
+}
+
+// heredoc is a <<-EOT template of text's lines, indented for an attribute of a top-level block (<<- takes
+// the indent off). text holds no template sequences other than those meant
+// (SharedState refuses braces in the key prefix), so it is parsed as written.
+func heredoc(text string) hclwrite.Tokens {
+	var b strings.Builder
+	b.WriteString("x = <<-EOT\n")
+	for _, l := range strings.Split(text, "\n") {
+		b.WriteString("    " + l + "\n")
+	}
+	b.WriteString("  EOT\n")
+	f, diags := hclwrite.ParseConfig([]byte(b.String()), "heredoc.tf", hcl.InitialPos)
+	if diags.HasErrors() {
+		panic(fmt.Sprintf("setup: heredoc: %v", diags)) // the text is ours
+	}
+	return f.Body().GetAttribute("x").Expr().BuildTokens(nil)
 }
 
 // comment appends one # comment line per line; hclwrite has no comment API, so these are raw tokens (a line

@@ -212,6 +212,8 @@ func TestTerraformCanonical(t *testing.T) {
 		{"function url", TemplateOptions{FunctionURL: true}},
 		{"no function", TemplateOptions{NoFunction: true}},
 		{"x86_64 named", TemplateOptions{Arch: "x86_64", FunctionName: "relay-x"}},
+		{"shared state", TemplateOptions{FunctionURL: true, SharedState: &SharedState{KeyPrefix: "team-a:"}}},
+		{"shared state, no function", TemplateOptions{NoFunction: true, SharedState: &SharedState{CacheName: "relay-state"}}},
 	}
 	for _, pl := range plans {
 		p, err := New(pl.opts)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/bedrock-relay/bedrock-relay/config"
 	"github.com/bedrock-relay/bedrock-relay/setup"
 )
@@ -16,7 +18,7 @@ func init() {
 	register(command{name: "template", synopsis: "write CloudFormation or Terraform for both accounts of a relay config", run: runTemplate})
 }
 
-const templateSynopsis = "template cloudformation|terraform --config relay.yaml (--caller-role-arn ARN | --caller-account ID [--caller-role-name NAME]) [--function-url] [--arch arm64|x86_64] [--out DIR]"
+const templateSynopsis = "template cloudformation|terraform --config relay.yaml (--caller-role-arn ARN | --caller-account ID [--caller-role-name NAME]) [--function-url] [--arch arm64|x86_64] [--shared-state [--cache-name NAME]] [--out DIR]"
 
 func runTemplate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "template", templateSynopsis)
@@ -29,6 +31,8 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	function := fs.String("function-name", "bedrock-relay", "Lambda function name")
 	noFunction := fs.Bool("no-function", false, "caller side without the Lambda function: the execution role and its policies only")
 	stream := fs.Bool("stream", true, "also allow bedrock:InvokeModelWithResponseStream (the relay streams)")
+	sharedState := fs.Bool("shared-state", false, "add the shared state backend (state.backend: redis): an ElastiCache Serverless cache for Valkey in subnets of an existing VPC (CloudFormation parameters VpcId, SubnetIds; Terraform vpc_id, subnet_ids), a security group admitting only the relay's group to it, the function in those subnets, and outputs with the endpoint and the config's state: section")
+	cacheName := fs.String("cache-name", "", "name of the serverless cache, with --shared-state (default "+setup.DefaultCacheName+")")
 	out := fs.String("out", "", "write files into this directory (CloudFormation: one template per account; Terraform: main.tf) instead of stdout")
 	if len(args) == 0 || (args[0] != "cloudformation" && args[0] != "terraform") {
 		if len(args) > 0 && strings.HasPrefix(args[0], "-") {
@@ -58,9 +62,22 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 		}
 		caller = "arn:aws:iam::" + *callerAcct + ":role/" + *callerName
 	}
+	if *cacheName != "" && !*sharedState {
+		fmt.Fprintf(e.stderr, "bedrock-relay template: --cache-name names the cache --shared-state adds; add --shared-state\n")
+		return errUsage
+	}
 	cfg, err := config.Load(*cfgPath, e.getenv)
 	if err != nil {
 		return err
+	}
+	var shared *setup.SharedState
+	if *sharedState {
+		if shared, err = sharedStateOf(e, *cfgPath, cfg); err != nil {
+			return err
+		}
+		shared.CacheName = *cacheName
+	} else if cfg.State.Backend == config.StateRedis {
+		fmt.Fprintf(e.stderr, "note: the config's state.backend is redis; --shared-state adds an ElastiCache Serverless cache for Valkey, its security groups and VPC access for the function to the template.\n")
 	}
 	plan, err := setup.New(setup.Options{CallerRoleARN: caller, Targets: setup.GrantsFromConfig(cfg), Stream: *stream})
 	if err != nil {
@@ -70,7 +87,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "note: the Lambda function's environment names one target and model (the config's first: %s, %s); the roles and policies cover all of them.\n",
 			plan.Lambda.TargetRoleARN, plan.Lambda.ModelID)
 	}
-	opts := setup.TemplateOptions{FunctionName: *function, Arch: *arch, FunctionURL: *functionURL, NoFunction: *noFunction}
+	opts := setup.TemplateOptions{FunctionName: *function, Arch: *arch, FunctionURL: *functionURL, NoFunction: *noFunction, SharedState: shared}
 
 	if kind == "terraform" {
 		body, err := setup.Terraform(plan, opts)
@@ -81,7 +98,13 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 			_, err = e.stdout.Write(body)
 			return err
 		}
-		return writeTemplateFiles(e, *out, []setup.File{{Name: "main.tf", Body: body}})
+		if err := writeTemplateFiles(e, *out, []setup.File{{Name: "main.tf", Body: body}}); err != nil {
+			return err
+		}
+		if shared != nil {
+			fmt.Fprintln(e.stdout, "\nAfter terraform apply (-var vpc_id=... -var 'subnet_ids=[...]'), `terraform output -raw relay_state_config` prints the state: section for the relay config.")
+		}
+		return nil
 	}
 	files, err := setup.CloudFormation(plan, opts)
 	if err != nil {
@@ -104,14 +127,54 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, "\nDeploy the caller's stack first (the Bedrock account roles' trust policies name its role), each with that account's credentials:")
 	for _, f := range files {
-		params := ""
+		var params []string
 		if strings.HasPrefix(f.Name, "caller-") && !*noFunction {
-			params = " --parameter-overrides CodeS3Bucket=YOUR_BUCKET CodeS3Key=bedrock-relay-lambda-" + *arch + ".zip"
+			params = append(params, "CodeS3Bucket=YOUR_BUCKET", "CodeS3Key=bedrock-relay-lambda-"+*arch+".zip")
+		}
+		if strings.HasPrefix(f.Name, "caller-") && shared != nil {
+			params = append(params, "VpcId=YOUR_VPC_ID", "SubnetIds=YOUR_SUBNET_A,YOUR_SUBNET_B")
+		}
+		overrides := ""
+		if len(params) > 0 {
+			overrides = " --parameter-overrides " + strings.Join(params, " ")
 		}
 		fmt.Fprintf(e.stdout, "  # account %s\n  aws cloudformation deploy --template-file %s --stack-name %s --capabilities CAPABILITY_NAMED_IAM%s\n",
-			f.Account, filepath.Join(*out, f.Name), f.Stack, params)
+			f.Account, filepath.Join(*out, f.Name), f.Stack, overrides)
+	}
+	if shared != nil {
+		fmt.Fprintf(e.stdout, "\nThen the state: section for the relay config:\n  aws cloudformation describe-stacks --stack-name %s --query \"Stacks[0].Outputs[?OutputKey=='RelayStateConfig'].OutputValue\" --output text\n", files[0].Stack)
 	}
 	return nil
+}
+
+// sharedStateOf is what --shared-state takes from the config: its key prefix. A config that asks for
+// per-process state in so many words is refused; the parts of state.redis the generated cache makes moot are
+// named on stderr. Nothing of the password (or the name of its variable or file) reaches the template.
+func sharedStateOf(e *env, path string, cfg *config.Config) (*setup.SharedState, error) {
+	// config.Load fills in memory for a config without state.backend, so the file says whether it was written.
+	var raw struct {
+		State struct {
+			Backend string `yaml:"backend"`
+		} `yaml:"state"`
+	}
+	if data, err := os.ReadFile(path); err == nil {
+		_ = yaml.Unmarshal(data, &raw) // config.Load has parsed it already
+	}
+	if raw.State.Backend == config.StateMemory {
+		return nil, usagef("template --shared-state: %s sets state.backend: memory, so each relay process would keep its own budgets and never use the cache; set state.backend: redis (or leave state.backend out) to share them", path)
+	}
+	r := cfg.State.Redis
+	s := &setup.SharedState{}
+	if r.KeyPrefix != "" && r.KeyPrefix != "bedrock-relay:" {
+		s.KeyPrefix = r.KeyPrefix
+	}
+	if len(r.Addrs) > 0 || r.MasterName != "" {
+		fmt.Fprintf(e.stderr, "note: the state: section the template outputs replaces the config's state.redis addresses with the new cache's endpoint (cluster: true, tls: true).\n")
+	}
+	if r.Username != "" || r.PasswordEnv != "" || r.PasswordFile != "" {
+		fmt.Fprintf(e.stderr, "note: the cache has no user group (access is by security group only), so the state: section the template outputs has no username and no password; to use ACL users, create an ElastiCache user group and set the cache's UserGroupId.\n")
+	}
+	return s, nil
 }
 
 // templateOptionsError makes setup's rejection of the template options (--arch, --function-name) a usage

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ func TestTemplate(t *testing.T) {
 	}{
 		{"template-cloudformation.golden", []string{"template", "cloudformation", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url"}},
 		{"template-terraform.golden", []string{"template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-account", "111111111111", "--caller-role-name", "lambda-execution-role", "--function-url"}},
+		{"template-cloudformation-shared-state.golden", []string{"template", "cloudformation", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url", "--shared-state"}},
+		{"template-terraform-shared-state.golden", []string{"template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--shared-state", "--cache-name", "relay-state"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -100,5 +103,119 @@ func TestTemplateErrors(t *testing.T) {
 	_, _, err := runSetupCmd(t, nil, "template", "cloudformation", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--arch", "sparc")
 	if err == nil || !strings.Contains(err.Error(), "want arm64 or x86_64") {
 		t.Errorf("--arch sparc: got %v, want an error naming arm64 and x86_64", err)
+	}
+}
+
+// TestTemplateSharedState: --shared-state with a config that already names a Redis, an ACL user and a
+// password takes the key prefix, notes what the cache makes moot, and writes neither the password nor where
+// it is kept into any template.
+func TestTemplateSharedState(t *testing.T) {
+	const secret = "s3cret-Redis-passw0rd"
+	fileCfg := filepath.Join(t.TempDir(), "relay.yaml")
+	body, err := os.ReadFile("testdata/template-shared-state.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(t.TempDir(), "redis-password")
+	if err := os.WriteFile(pwFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fileCfg, []byte(strings.Replace(string(body), "password_env: TEMPLATE_TEST_REDIS_PASSWORD", "password_file: "+pwFile, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TEMPLATE_TEST_REDIS_PASSWORD": secret}
+	for _, cfgPath := range []string{"testdata/template-shared-state.yaml", fileCfg} {
+		for _, kind := range []string{"cloudformation", "terraform"} {
+			out, stderr, err := runSetupCmd(t, env, "template", kind, "--config", cfgPath, "--caller-role-arn", seedCallerARN, "--shared-state")
+			if err != nil {
+				t.Fatalf("%s %s: %v\n%s", kind, cfgPath, err, stderr)
+			}
+			for _, s := range []string{secret, "TEMPLATE_TEST_REDIS_PASSWORD", pwFile, "redis.example.internal", "password_", "username"} {
+				if strings.Contains(out, s) {
+					t.Errorf("%s %s: the template holds %q", kind, cfgPath, s)
+				}
+			}
+			if !strings.Contains(out, `key_prefix: "team-a:"`) {
+				t.Errorf("%s %s: want the config's key prefix in the state section", kind, cfgPath)
+			}
+			for _, note := range []string{"replaces the config's state.redis addresses", "no username and no password"} {
+				if !strings.Contains(stderr, note) {
+					t.Errorf("%s %s: stderr %q: want a note %q", kind, cfgPath, stderr, note)
+				}
+			}
+			if strings.Contains(stderr, secret) {
+				t.Errorf("%s %s: stderr holds the password", kind, cfgPath)
+			}
+		}
+	}
+
+	// Without the flag, a redis config gets a note and a template without the cache.
+	out, stderr, err := runSetupCmd(t, env, "template", "terraform", "--config", "testdata/template-shared-state.yaml", "--caller-role-arn", seedCallerARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "elasticache") || !strings.Contains(stderr, "--shared-state adds") {
+		t.Errorf("redis config without --shared-state: want no cache and a note on stderr %q", stderr)
+	}
+}
+
+// TestTemplateSharedStateOut prints the deploy commands with the VPC parameters and how to read the state
+// section back.
+func TestTemplateSharedStateOut(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, err := runSetupCmd(t, nil, "template", "cloudformation", "--config", "testdata/policy-relay.yaml",
+		"--caller-role-arn", seedCallerARN, "--shared-state", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"--parameter-overrides CodeS3Bucket=YOUR_BUCKET CodeS3Key=bedrock-relay-lambda-arm64.zip VpcId=YOUR_VPC_ID SubnetIds=YOUR_SUBNET_A,YOUR_SUBNET_B\n",
+		"OutputKey=='RelayStateConfig'",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
+	}
+	out, stderr, err = runSetupCmd(t, nil, "template", "cloudformation", "--config", "testdata/policy-relay.yaml",
+		"--caller-role-arn", seedCallerARN, "--shared-state", "--no-function", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "CAPABILITY_NAMED_IAM --parameter-overrides VpcId=YOUR_VPC_ID SubnetIds=YOUR_SUBNET_A,YOUR_SUBNET_B\n") {
+		t.Errorf("--no-function: want only the VPC parameters in:\n%s", out)
+	}
+	out, stderr, err = runSetupCmd(t, nil, "template", "terraform", "--config", "testdata/policy-relay.yaml",
+		"--caller-role-arn", seedCallerARN, "--shared-state", "--out", dir)
+	if err != nil || !strings.Contains(out, "terraform output -raw relay_state_config") {
+		t.Errorf("terraform --out: %v, stdout %q: want how to print the state section", err, out)
+	}
+}
+
+func TestTemplateSharedStateErrors(t *testing.T) {
+	memory := filepath.Join(t.TempDir(), "relay.yaml")
+	body, err := os.ReadFile("testdata/policy-relay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(memory, append(body, "state:\n  backend: memory\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"cloudformation", "terraform"} {
+		_, _, err := runSetupCmd(t, nil, "template", kind, "--config", memory, "--caller-role-arn", seedCallerARN, "--shared-state")
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "sets state.backend: memory") {
+			t.Errorf("%s, state.backend memory: got %v, want a usage error about state.backend: memory", kind, err)
+		}
+		// The same config without the flag is fine: memory is what it asks for.
+		if _, stderr, err := runSetupCmd(t, nil, "template", kind, "--config", memory, "--caller-role-arn", seedCallerARN); err != nil {
+			t.Errorf("%s, state.backend memory without --shared-state: %v\n%s", kind, err, stderr)
+		}
+		_, _, err = runSetupCmd(t, nil, "template", kind, "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--shared-state", "--cache-name", "Relay_State")
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), `cache name "Relay_State"`) {
+			t.Errorf("%s, --cache-name Relay_State: got %v, want a usage error naming the cache name", kind, err)
+		}
+	}
+	_, stderr, err := runSetupCmd(t, nil, "template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--cache-name", "relay-state")
+	if err != errUsage || !strings.Contains(stderr, "add --shared-state") {
+		t.Errorf("--cache-name without --shared-state: got %v, stderr %q: want a usage error", err, stderr)
 	}
 }
