@@ -462,6 +462,13 @@ func (c *Config) Validate() error {
 		}
 		cat = catalog.Default() // check the rest against the embedded catalogue
 	}
+	if len(c.Prices) > 0 {
+		if _, err := c.PriceTable(cat); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				add("%s", line)
+			}
+		}
+	}
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		add("server.tls_cert_file and server.tls_key_file go together")
 	}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/bedrock-relay/bedrock-relay/catalog"
 )
 
 // KeyBudgets are the limits of one caller key, or of a group of keys, over every model and target: a
@@ -138,4 +140,14 @@ func (c *Config) validateKeys(add func(string, ...any)) {
 	if c.Attribution.MaxSessions < 0 {
 		add("attribution.max_sessions %d: want a positive number (default %d)", c.Attribution.MaxSessions, DefaultMaxSessions)
 	}
+}
+
+// PriceTable is the catalogue's prices for cat (the config's ModelCatalog) with the config's prices over them.
+func (c *Config) PriceTable(cat *catalog.Catalog) (*catalog.Prices, error) {
+	var over []catalog.PriceOverride
+	for _, p := range c.Prices {
+		over = append(over, catalog.PriceOverride{Model: p.Model, Region: p.Region, Input: p.Input, Output: p.Output,
+			CacheRead: p.CacheRead, CacheWrite: p.CacheWrite, Source: p.Source, Date: p.Date})
+	}
+	return catalog.DefaultPrices().ForCatalog(cat).With(over)
 }

@@ -293,6 +293,23 @@ func TestKeysNew(t *testing.T) {
 	}
 }
 
+// TestExampleRelayConfigMarksWhatToChange: the example says which lines to make one's own. Every line holding
+// one of its placeholders (an example account id, address, file path, key hash or the region) ends in
+// "# CHANGE", and no other line does.
+func TestExampleRelayConfigMarksWhatToChange(t *testing.T) {
+	b, err := os.ReadFile("../../examples/relay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	placeholder := regexp.MustCompile(`^\s+(addr: |tls_(cert|key)_file: |sha256: |region: |role_arn: arn:aws:iam::\d{12}:)`)
+	for i, line := range strings.Split(string(b), "\n") {
+		marked := strings.HasSuffix(line, "# CHANGE")
+		if want := placeholder.MatchString(line); want != marked {
+			t.Errorf("examples/relay.yaml:%d %q: marked %v, want %v", i+1, line, marked, want)
+		}
+	}
+}
+
 func TestExampleRelayConfigIsValid(t *testing.T) {
 	cfg, err := config.Load("../../examples/relay.yaml", noEnv)
 	if err != nil {

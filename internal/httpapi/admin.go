@@ -11,7 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bedrock-relay/bedrock-relay/ratelimit"
 	"github.com/bedrock-relay/bedrock-relay/router"
+	"github.com/bedrock-relay/bedrock-relay/usage"
 )
 
 // AdminDeps is what the admin handler serves.
@@ -27,6 +29,20 @@ type AdminDeps struct {
 	// State reports the state backend that shares budgets and cooldowns between relays (nil: none, each
 	// process keeps its own). While it is not shared, /readyz says "degraded": still ready, on local budgets.
 	State func() StateStatus
+
+	// The status page (GET /, status.go) shows what these give; each nil or empty hides its part.
+	// Board counts the finished requests (rates, each target's last error).
+	Board *StatusBoard
+	// Usage and Spend are the usage and money ledgers of the callers' keys (Accounting.Usage, .Spend).
+	Usage usage.Store
+	Spend usage.Spend
+	// Keys and Groups are the configured keys and groups, by name, with their budgets.
+	Keys, Groups []StatusKey
+	// KeyLimits holds the keys' and groups' request and token windows (Accounting.Limits), for their
+	// per-minute budgets.
+	KeyLimits *ratelimit.Table
+	// Now is the page's clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // StateStatus is the state backend's part of /readyz.
@@ -46,6 +62,7 @@ type StateStatus struct {
 //	              target is, 200 "degraded" when some are but every served model has one, or when the state
 //	              backend (Redis) cannot be reached and budgets are local, 503 "unavailable" (naming the
 //	              models no target can serve) or "draining" (shutdown has begun); JSON per target
+//	GET /         the status page (status.go): HTML, refreshing itself, for a person
 func NewAdminHandler(d AdminDeps) http.Handler {
 	if d.ReadyTimeout <= 0 {
 		d.ReadyTimeout = 10 * time.Second
@@ -54,6 +71,7 @@ func NewAdminHandler(d AdminDeps) http.Handler {
 	if d.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 	}
+	mux.Handle("GET /{$}", newStatusHandler(d))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))

@@ -63,6 +63,9 @@ func (a *anthropicAPI) messages(w http.ResponseWriter, r *http.Request, x *excha
 		op = upstream.OpInvokeStream
 		hdr = http.Header{"Content-Type": {"application/json"}, "X-Amzn-Bedrock-Accept": {"application/json"}}
 	}
+	if err := a.h.admit(x, caller, x.model, req.Body, req.MaxTokens); err != nil {
+		return err
+	}
 	ctx, cancel := a.h.requestContext(r)
 	defer cancel()
 	res, err := a.h.deps.Router.Do(ctx, &router.Request{Op: op, Model: routed, Body: req.Body, Header: hdr, MaxTokens: req.MaxTokens})

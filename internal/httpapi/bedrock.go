@@ -78,6 +78,11 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 	if !caller.Allows(modelID, fm) {
 		return notAllowed(caller, modelID)
 	}
+	if op != upstream.OpCountTokens { // counting tokens is free, and uses no quota
+		if err := h.admit(x, caller, fm, body, 0); err != nil {
+			return err
+		}
+	}
 	ctx := r.Context()
 	if d := h.deps.Options.RequestTimeout; d > 0 {
 		var cancel context.CancelFunc

@@ -92,6 +92,10 @@ func AsError(err error) *Error {
 		}
 		return validationError("The request body could not be read.")
 	}
+	var kb *KeyBudgetError
+	if errors.As(err, &kb) {
+		return bedrockKeyBudget(kb)
+	}
 	var ce *router.CallerError
 	if errors.As(err, &ce) {
 		code := ce.Code
@@ -257,9 +261,13 @@ func openAIError(err error) *openai.Error {
 	var ex *router.ExhaustedError
 	var fe *router.FinalError
 	var he *Error
+	var kb *KeyBudgetError
 	switch {
 	case errors.As(err, &oe):
 		return oe
+	case errors.As(err, &kb):
+		return &openai.Error{Status: http.StatusTooManyRequests, Type: openai.TypeRateLimit, Code: "key_budget_exceeded",
+			RetryAfter: time.Duration(retrySeconds(kb.RetryAfter)) * time.Second, Message: kb.Error()}
 	case errors.As(err, &be):
 		switch {
 		case be.tooLarge:
@@ -405,9 +413,13 @@ func anthropicError(err error) *anthropic.Error {
 	var ex *router.ExhaustedError
 	var fe *router.FinalError
 	var he *Error
+	var kb *KeyBudgetError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &kb):
+		return &anthropic.Error{Status: http.StatusTooManyRequests, Type: anthropic.TypeRateLimit, Code: "key_budget_exceeded",
+			RetryAfter: time.Duration(retrySeconds(kb.RetryAfter)) * time.Second, Message: kb.Error()}
 	case errors.As(err, &be):
 		switch {
 		case be.tooLarge:

@@ -41,6 +41,10 @@ type Deps struct {
 	AccessLog *slog.Logger
 	// Metrics, if set, counts requests and latencies (NewMetrics on the admin registry).
 	Metrics *Metrics
+	// Accounting, if set, holds the keys' budgets and records usage (keys.go).
+	Accounting *Accounting
+	// Board, if set, counts requests and errors for the admin status page.
+	Board   *StatusBoard
 	Options Options
 }
 
@@ -120,6 +124,10 @@ type exchange struct {
 	firstByte time.Duration
 	elapsed   time.Duration
 	usage     upstream.Usage
+	// metered is set for a request for a model (an invocation, not a count or a read), whose usage is
+	// recorded; admission is what it reserved against its key's budgets.
+	metered   bool
+	admission *admission
 }
 
 // noteResult records a routed request's outcome.
@@ -185,7 +193,9 @@ func (h *Handler) serve(api string, shape errorShape, f apiFunc) http.Handler {
 		}
 		x.firstByte = rw.firstByte
 		x.elapsed = h.now().Sub(start)
+		h.deps.Accounting.finish(x)
 		h.deps.Metrics.observe(x)
+		h.deps.Board.Observe(x.target, x.code, x.status)
 		h.logAccess(r, x)
 	})
 }
@@ -280,4 +290,20 @@ func cut(s string, n int) string {
 		i--
 	}
 	return s[:i] + "…"
+}
+
+// admit counts a request for model fm (resolved) of caller against its key's and group's budgets before it is
+// routed (Accounting.admit), with the size of the Bedrock body it will send; the request's usage is
+// recorded when it ends. maxTokens 0 reads max_tokens from body.
+func (h *Handler) admit(x *exchange, caller *Caller, fm string, body []byte, maxTokens int) error {
+	x.metered = true
+	if maxTokens == 0 {
+		maxTokens = router.ScanMaxTokens(body)
+	}
+	adm, err := h.deps.Accounting.admit(caller, fm, router.EstimateInputTokens(body), maxTokens)
+	if err != nil {
+		return err
+	}
+	x.admission = adm
+	return nil
 }

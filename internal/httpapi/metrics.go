@@ -14,6 +14,12 @@ type Metrics struct {
 	firstByte *prometheus.HistogramVec
 	inFlight  prometheus.Gauge
 	refreshes *prometheus.CounterVec
+
+	// Per caller key (the config's keys: a bounded set) × model.
+	keyRequests *prometheus.CounterVec
+	keyTokens   *prometheus.CounterVec
+	keyCost     *prometheus.CounterVec
+	keyRefusals *prometheus.CounterVec
 }
 
 // latencyBuckets span a quick count-tokens call to a long stream.
@@ -37,7 +43,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "AssumeRole calls made to refresh a target's credentials, by target and outcome (ok or error)."},
 			[]string{"target", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.firstByte, m.inFlight, m.refreshes)
+	m.keyRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_key_requests_total",
+		Help: "Model requests by caller key (\"\" under auth: none), model and outcome (ok or error)."}, []string{"key", "model", "outcome"})
+	m.keyTokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_key_tokens_total",
+		Help: "Tokens used by caller key and model, by kind: input (not cached), output, cache_read, cache_write."}, []string{"key", "model", "kind"})
+	m.keyCost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_key_cost_usd_total",
+		Help: "Cost in USD at the catalogue's (or the config's) prices, by caller key and model; models without a price add nothing."}, []string{"key", "model"})
+	m.keyRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_key_budget_refusals_total",
+		Help: "Requests refused by their key's or group's own budget, by scope (key:NAME, group:NAME) and budget."}, []string{"scope", "budget"})
+	reg.MustRegister(m.requests, m.duration, m.firstByte, m.inFlight, m.refreshes, m.keyRequests, m.keyTokens, m.keyCost, m.keyRefusals)
 	return m
 }
 
@@ -81,4 +95,36 @@ func (m *Metrics) Refresh(target string, err error) {
 		outcome = "error"
 	}
 	m.refreshes.WithLabelValues(target, outcome).Inc()
+}
+
+// used counts a metered request's usage and cost against its key.
+func (m *Metrics) used(x *exchange, cost float64, priced bool) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if x.code != "" {
+		outcome = "error"
+	}
+	m.keyRequests.WithLabelValues(x.key, x.model, outcome).Inc()
+	u := x.usage
+	for _, t := range [...]struct {
+		kind string
+		n    int
+	}{{"input", u.InputTokens}, {"output", u.OutputTokens}, {"cache_read", u.CacheReadInputTokens}, {"cache_write", u.CacheWriteInputTokens}} {
+		if t.n > 0 {
+			m.keyTokens.WithLabelValues(x.key, x.model, t.kind).Add(float64(t.n))
+		}
+	}
+	if priced && cost > 0 {
+		m.keyCost.WithLabelValues(x.key, x.model).Add(cost)
+	}
+}
+
+// keyRefused counts a refusal by a key's or group's budget.
+func (m *Metrics) keyRefused(scope, budget string) {
+	if m == nil {
+		return
+	}
+	m.keyRefusals.WithLabelValues(scope, budget).Inc()
 }

@@ -98,6 +98,9 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, x *exc
 	if !caller.Allows(req.Model, fm) {
 		return openai.ModelNotAllowed(req.Model)
 	}
+	if err := h.admit(x, caller, fm, req.Body, req.MaxTokens); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	if d := h.deps.Options.RequestTimeout; d > 0 {
 		var cancel context.CancelFunc

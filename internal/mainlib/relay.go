@@ -28,6 +28,8 @@ type Relay struct {
 	Registry *prometheus.Registry
 	// Draining is set when shutdown begins: /readyz then says not ready, so a load balancer stops sending.
 	Draining atomic.Bool
+	// Accounting is the keys' budgets and the usage ledger.
+	Accounting *httpapi.Accounting
 
 	state *redisstore.Store // the shared state backend; nil for memory
 }
@@ -85,15 +87,33 @@ func Build(ctx context.Context, cfg *config.Config, base aws.Config, o BuildOpti
 		}
 		return nil, err
 	}
-	h := httpapi.NewHandler(httpapi.Deps{Router: r, Auth: cfg.Auth, Logger: o.Logger, AccessLog: o.AccessLog, Metrics: m,
+	board := httpapi.NewStatusBoard(nil)
+	acct, err := newAccounting(cfg, st, m)
+	if err != nil {
+		if st != nil {
+			st.Close()
+		}
+		return nil, err
+	}
+	h := httpapi.NewHandler(httpapi.Deps{Router: r, Auth: cfg.Auth, Logger: o.Logger, AccessLog: o.AccessLog, Metrics: m, Accounting: acct, Board: board,
 		Options: httpapi.Options{RequestTimeout: time.Duration(cfg.Routing.RequestTimeout),
 			BodyTimeout: time.Duration(cfg.Server.BodyTimeout), MaxBodyBytesInFlight: cfg.Server.MaxBodyBytesInFlight}})
 	rl := &Relay{Handler: h, Router: r, Registry: reg, state: st}
-	ad := httpapi.AdminDeps{Gatherer: reg, Router: r, Draining: rl.Draining.Load}
+	ad := httpapi.AdminDeps{Gatherer: reg, Router: r, Draining: rl.Draining.Load,
+		Board: board, Usage: acct.Usage, Spend: acct.Spend, KeyLimits: acct.Limits}
+	for _, k := range cfg.Auth.Keys { // names and budgets, never the hashes
+		ad.Keys = append(ad.Keys, httpapi.StatusKey{Name: k.Name, Group: k.Group, Budgets: k.Budgets})
+	}
+	for _, g := range cfg.Groups {
+		ad.Groups = append(ad.Groups, httpapi.StatusKey{Name: g.Name, Budgets: g.Budgets})
+	}
 	if st != nil {
 		ad.State = stateStatus(st)
 	}
-	rl.Admin = httpapi.NewAdminHandler(ad)
+	admin := http.NewServeMux()
+	admin.Handle("GET /usage", httpapi.NewUsageHandler(acct.Usage, nil))
+	admin.Handle("/", httpapi.NewAdminHandler(ad))
+	rl.Admin, rl.Accounting = admin, acct
 	return rl, nil
 }
 
