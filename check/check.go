@@ -14,6 +14,7 @@ import (
 	brtypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
@@ -43,6 +44,32 @@ type Options struct {
 	Invocations int
 	// SessionName for AssumeRole; default "bedrock-relay-check".
 	SessionName string
+	// KeySession, when set, also checks the relay's per-key sessions (attribution.session_per_key) on each
+	// target whose role could be assumed: one AssumeRole as a caller key's would be, with this session name
+	// and these session tags (which need sts:TagSession).
+	KeySession *KeySession
+}
+
+// KeySession is the AssumeRole of a per-key session to try: a test key's session name ("brk-check") and
+// its tags, in order.
+type KeySession struct {
+	SessionName string `json:"session_name"`
+	Tags        []Tag  `json:"tags"`
+}
+
+// Tag is one session tag.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// TagKeys are the keys of k's tags.
+func (k *KeySession) TagKeys() []string {
+	out := make([]string, len(k.Tags))
+	for i, t := range k.Tags {
+		out[i] = t.Key
+	}
+	return out
 }
 
 // Status of a step.
@@ -72,6 +99,7 @@ func (s Status) Symbol() string {
 const (
 	StepIdentity    = "identity"
 	StepAssumeRole  = "assume-role"
+	StepKeySession  = "key-session" // a per-key session's tagged AssumeRole (Options.KeySession)
 	StepModelAccess = "model-access"
 	StepInvoke      = "invoke"
 	StepQuotas      = "quotas"
@@ -253,6 +281,9 @@ func (r *run) target(ctx context.Context, t Subject, identity Step) TargetResult
 	}
 	res.Session = r.opts.SessionName
 	res.Steps = append(res.Steps, Step{Name: StepAssumeRole, Status: OK, Detail: t.RoleARN})
+	if ks := r.opts.KeySession; ks != nil {
+		res.Steps = append(res.Steps, r.keySession(ctx, sts.NewFromConfig(stsCfg), t, ks))
+	}
 
 	cfg := r.opts.AWS.Copy()
 	cfg.Region = t.Region
@@ -262,6 +293,26 @@ func (r *run) target(ctx context.Context, t Subject, identity Step) TargetResult
 		res.Models = append(res.Models, r.model(ctx, cfg, t, m))
 	}
 	return res
+}
+
+// keySession assumes t's role as a per-key session would: with ks's session name and session tags, through
+// the SDK's AssumeRoleProvider as the relay's credential cache does.
+func (r *run) keySession(ctx context.Context, client *sts.Client, t Subject, ks *KeySession) Step {
+	prov := stscreds.NewAssumeRoleProvider(client, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = ks.SessionName
+		o.Duration = 15 * time.Minute
+		if t.ExternalID != "" {
+			o.ExternalID = aws.String(t.ExternalID)
+		}
+		for _, tag := range ks.Tags {
+			o.Tags = append(o.Tags, ststypes.Tag{Key: aws.String(tag.Key), Value: aws.String(tag.Value)})
+		}
+	})
+	if _, err := prov.Retrieve(ctx); err != nil {
+		r.diagnoseKeySession(t, ks, err)
+		return Step{Name: StepKeySession, Status: Fail, Detail: "AssumeRole " + t.RoleARN + " with session tags " + strings.Join(ks.TagKeys(), ", ") + ": refused", Error: err.Error()}
+	}
+	return Step{Name: StepKeySession, Status: OK, Detail: "session " + ks.SessionName + " tagged " + strings.Join(ks.TagKeys(), ", ")}
 }
 
 type staticProvider struct{ c aws.Credentials }

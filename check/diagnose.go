@@ -70,6 +70,40 @@ func (r *run) diagnoseAssumeRole(t Subject, err error) {
 	r.diagnose(d)
 }
 
+// diagnoseKeySession explains a failed AssumeRole of a per-key session (the role itself could be assumed).
+func (r *run) diagnoseKeySession(t Subject, ks *KeySession, err error) {
+	code, msg := apiError(err)
+	acct := relay.AccountOf(t.RoleARN)
+	keys := ks.TagKeys()
+	d := Diagnosis{Target: t.Name, Step: StepKeySession}
+	if code != "AccessDenied" || !strings.Contains(msg, "sts:TagSession") {
+		d.Problem = fmt.Sprintf("AssumeRole %s as a per-key session (%s, tagged %s) failed: %s: %s", t.RoleARN, ks.SessionName, strings.Join(keys, ", "), code, msg)
+		if code == "AccessDenied" {
+			d.Problem += fmt.Sprintf(" (the session %s was allowed: look for a trust policy condition on sts:RoleSessionName or aws:RequestTag/ that a per-key session such as %s does not meet)",
+				r.opts.SessionName, ks.SessionName)
+		}
+		if code == "" {
+			d.Problem = fmt.Sprintf("AssumeRole %s as a per-key session (%s, tagged %s) failed: %s", t.RoleARN, ks.SessionName, strings.Join(keys, ", "), msg)
+		}
+		r.diagnose(d)
+		return
+	}
+	d.Problem = fmt.Sprintf("the role can be assumed, but not with the session tags of the per-key sessions (attribution.session_per_key): %s. "+
+		"Passing session tags needs sts:TagSession, allowed in the role's trust policy and, across accounts, in the caller role's own policy; "+
+		"STS does not say which side refused", msg)
+	trust := &iampolicy.Document{Version: iampolicy.Version2012, Statement: []iampolicy.Statement{iampolicy.TagSession(r.callerRole, keys)}}
+	caller := &iampolicy.Document{Version: iampolicy.Version2012, Statement: []iampolicy.Statement{iampolicy.TagSession("", keys, t.RoleARN)}}
+	d.Fixes = []Fix{
+		{Text: "Add sts:TagSession for the caller role, limited to the relay's tag keys, to the trust policy of " + t.RoleARN + pathNote(r.callerARN) +
+			"; `bedrock-relay policy --config relay.yaml --caller-role-arn " + r.callerRole + "` prints the whole trust policy with it (or `bedrock-relay policy trust --caller-role-arn " + r.callerRole + " --session-per-key`).",
+			Where: "the trust policy of " + t.RoleARN + " (account " + acct + ", IAM > Roles > Trust relationships)", Add: trust},
+		{Text: "Cross-account, the caller role must be allowed sts:TagSession on the target role too (`bedrock-relay policy caller --target-role-arn " + t.RoleARN + " --session-per-key`).",
+			Where: "an inline policy of the caller role " + r.callerRole + " (account " + relay.AccountOf(r.callerRole) + ")", Add: caller},
+		{Text: "If the trust policy limits the tag keys (aws:TagKeys), it must allow " + strings.Join(keys, " and ") + "."},
+	}
+	r.diagnose(d)
+}
+
 func pathNote(sessionARN string) string {
 	if strings.Contains(sessionARN, ":assumed-role/") {
 		return " (add the role's path to the ARN if it has one: a session ARN does not show it)"

@@ -23,9 +23,24 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "Caller: %s\n\n", r.Caller)
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tMODEL\tIDENTITY\tASSUME ROLE\tMODEL ACCESS\tINVOKE\tQUOTAS")
+	// The KEY SESSION column is there only when the per-key sessions were checked (Options.KeySession).
+	keyCol := false
+	for _, t := range r.Targets {
+		for _, s := range t.Steps {
+			keyCol = keyCol || s.Name == StepKeySession
+		}
+	}
+	if keyCol {
+		fmt.Fprintln(tw, "TARGET\tMODEL\tIDENTITY\tASSUME ROLE\tKEY SESSION\tMODEL ACCESS\tINVOKE\tQUOTAS")
+	} else {
+		fmt.Fprintln(tw, "TARGET\tMODEL\tIDENTITY\tASSUME ROLE\tMODEL ACCESS\tINVOKE\tQUOTAS")
+	}
 	for _, t := range r.Targets {
 		ident, assume := stepOf(t.Steps, StepIdentity), stepOf(t.Steps, StepAssumeRole)
+		assumeCell := assume.Status.Symbol()
+		if keyCol {
+			assumeCell += "\t" + stepOf(t.Steps, StepKeySession).Status.Symbol()
+		}
 		models := t.Models
 		if len(models) == 0 {
 			models = []ModelResult{{}}
@@ -36,7 +51,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			if m.Quota != nil {
 				qcell += fmt.Sprintf(" %d rpm, %d tpm", m.Quota.RequestsPerMinute, m.Quota.TokensPerMinute)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Target.Name, m.Model, ident.Status.Symbol(), assume.Status.Symbol(),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Target.Name, m.Model, ident.Status.Symbol(), assumeCell,
 				stepOf(m.Steps, StepModelAccess).Status.Symbol(), stepOf(m.Steps, StepInvoke).Status.Symbol(), qcell)
 		}
 	}

@@ -3,6 +3,7 @@ package credcache
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
 )
@@ -43,7 +45,9 @@ type Options struct {
 
 // Refresh is one AssumeRole a Cache made. It holds no secret.
 type Refresh struct {
-	Target  relay.Target
+	Target relay.Target
+	// Key is the caller key of a per-key session (Keyed), "" for the target's shared session.
+	Key     string
 	Account string    // the assumed role's account, from AssumedRoleUser
 	Expires time.Time // when the credentials expire (before the expiry window is applied)
 	Took    time.Duration
@@ -53,16 +57,41 @@ type Refresh struct {
 // Error is a failed AssumeRole. It wraps the SDK's error, so errors.As finds smithy.APIError in it.
 type Error struct {
 	RoleARN string
-	Err     error
+	// Key is the caller key of a per-key session (Keyed), "" for the target's shared session.
+	Key string
+	Err error
 }
 
-func (e *Error) Error() string { return "assume role " + e.RoleARN + ": " + e.Err.Error() }
+func (e *Error) Error() string {
+	if e.Key != "" {
+		return "assume role " + e.RoleARN + " for key " + e.Key + ": " + e.Err.Error()
+	}
+	return "assume role " + e.RoleARN + ": " + e.Err.Error()
+}
 func (e *Error) Unwrap() error { return e.Err }
+
+// TagSessionDenied reports whether STS refused the session tags: AccessDenied naming sts:TagSession, which is
+// what AWS answers when the role's trust policy (or, across accounts, the caller's own policy) allows
+// sts:AssumeRole but not sts:TagSession.
+func (e *Error) TagSessionDenied() bool {
+	var ae smithy.APIError
+	return errors.As(e.Err, &ae) && ae.ErrorCode() == "AccessDenied" && strings.Contains(ae.ErrorMessage(), "sts:TagSession")
+}
+
+// Hint is what to do about e, for logs, or "" when there is nothing specific to say.
+func (e *Error) Hint() string {
+	if !e.TagSessionDenied() {
+		return ""
+	}
+	return "per-key sessions (attribution.session_per_key) pass session tags: allow sts:TagSession for the relay's role in the trust policy of " +
+		e.RoleARN + " and, across accounts, in the relay role's own policy; `bedrock-relay policy --config` prints both, `bedrock-relay check --config` tests them"
+}
 
 // Cache is the assumed-role credentials of one target. It is an aws.CredentialsProvider: give it to SDK clients
 // as their Credentials. It is safe for concurrent use.
 type Cache struct {
 	target    relay.Target
+	key       string // the caller key of a per-key session (Keyed)
 	now       func() time.Time
 	creds     *aws.CredentialsCache
 	staleMu   sync.Mutex // serializes dropping credentials that Clock says are due (Retrieve)
@@ -75,6 +104,12 @@ type Cache struct {
 // New makes the cache of target t. client is an STS client signing with the source credentials (in Lambda, the
 // execution role's). No STS call is made until the first Retrieve.
 func New(client stscreds.AssumeRoleAPIClient, t relay.Target, opts Options) (*Cache, error) {
+	return newCache(client, t, opts, "", nil)
+}
+
+// newCache is New for the session of key ("" for the target's shared one), passing extra session tags after
+// t.Tags, in their order.
+func newCache(client stscreds.AssumeRoleAPIClient, t relay.Target, opts Options, key string, extra []types.Tag) (*Cache, error) {
 	if client == nil {
 		return nil, errors.New("credcache: nil STS client")
 	}
@@ -96,6 +131,9 @@ func New(client stscreds.AssumeRoleAPIClient, t relay.Target, opts Options) (*Ca
 		for k, v := range t.Tags {
 			o.Tags = append(o.Tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
 		}
+		// No TransitiveTagKeys: the tags name the caller to this session's account and bill, and are not
+		// meant to follow the session into any role it might assume.
+		o.Tags = append(o.Tags, extra...)
 	})
 	window, jitter := opts.ExpiryWindow, opts.ExpiryWindowJitterFrac
 	if window == 0 {
@@ -104,7 +142,7 @@ func New(client stscreds.AssumeRoleAPIClient, t relay.Target, opts Options) (*Ca
 	if jitter == 0 {
 		jitter = DefaultExpiryJitter
 	}
-	c := &Cache{target: t, now: opts.Clock}
+	c := &Cache{target: t, key: key, now: opts.Clock}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -179,10 +217,10 @@ var _ aws.AdjustExpiresByCredentialsCacheStrategy = (*provider)(nil)
 func (p *provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	start := p.cache.now()
 	creds, err := p.assume.Retrieve(ctx)
-	r := Refresh{Target: p.cache.target, Took: p.cache.now().Sub(start)}
+	r := Refresh{Target: p.cache.target, Key: p.cache.key, Took: p.cache.now().Sub(start)}
 	if err != nil {
 		p.cache.failures.Add(1)
-		err = &Error{RoleARN: p.cache.target.RoleARN, Err: err}
+		err = &Error{RoleARN: p.cache.target.RoleARN, Key: p.cache.key, Err: err}
 		r.Err = err
 	} else {
 		p.cache.refreshes.Add(1)

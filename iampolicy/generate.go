@@ -14,12 +14,14 @@ const (
 	ActionInvokeModel       = "bedrock:InvokeModel"
 	ActionInvokeModelStream = "bedrock:InvokeModelWithResponseStream"
 	ActionAssumeRole        = "sts:AssumeRole"
+	ActionTagSession        = "sts:TagSession"
 )
 
 // Condition keys the generated documents use.
 const (
 	KeyExternalID          = "sts:ExternalId"
 	KeyInferenceProfileArn = "bedrock:InferenceProfileArn"
+	KeyTagKeys             = "aws:TagKeys"
 )
 
 // Trust is the target role's trust policy: it lets callerRoleARN (and every session of it) assume the role.
@@ -35,6 +37,46 @@ func Trust(callerRoleARN string, externalID string) *Document {
 		st.Condition = Conditions{"StringEquals": {KeyExternalID: StringList{externalID}}}
 	}
 	return &Document{Version: Version2012, Statement: []Statement{st}}
+}
+
+// TagSession is the statement that lets principal pass session tags when it assumes a role (in a trust policy,
+// with principal set) or on resources (in the caller's identity policy, with principal "" and resources set),
+// limited to the tag keys given: ForAllValues:StringEquals on aws:TagKeys, so that no other tag can be set.
+func TagSession(principal string, tagKeys []string, resources ...string) Statement {
+	st := Statement{
+		Effect:    EffectAllow,
+		Action:    StringList{ActionTagSession},
+		Condition: Conditions{"ForAllValues:StringEquals": {KeyTagKeys: StringList(slices.Clone(tagKeys))}},
+	}
+	if principal != "" {
+		st.Principal = &Principal{AWS: StringList{principal}}
+	}
+	if len(resources) > 0 {
+		st.Resource = StringList(slices.Clone(resources))
+	}
+	return st
+}
+
+// TrustTagged is Trust with a second statement allowing callerRoleARN sts:TagSession with the tag keys
+// given (TagSession): what a role needs for the relay's per-key sessions (attribution.session_per_key), which
+// AssumeRole with session tags naming the caller key and its group. No tag keys is Trust.
+func TrustTagged(callerRoleARN, externalID string, tagKeys []string) *Document {
+	d := Trust(callerRoleARN, externalID)
+	if len(tagKeys) > 0 {
+		d.Statement = append(d.Statement, TagSession(callerRoleARN, tagKeys))
+	}
+	return d
+}
+
+// CallerTagged is Caller with a second statement allowing sts:TagSession with the tag keys given on the
+// target roles: cross-account, the caller's own policy must allow the tags as well as the trust policy. No
+// tag keys is Caller.
+func CallerTagged(tagKeys []string, targetRoleARNs ...string) *Document {
+	d := Caller(targetRoleARNs...)
+	if len(tagKeys) > 0 {
+		d.Statement = append(d.Statement, TagSession("", tagKeys, targetRoleARNs...))
+	}
+	return d
 }
 
 // Caller is the caller role's identity-based statement allowing it to assume the target roles. Cross-account

@@ -175,7 +175,7 @@ func (r *Router) StartAsync(ctx context.Context, model string, body []byte, head
 			r.limits.Failure(key, ratelimit.CauseFault)
 		default:
 			r.limits.Failure(key, ratelimit.CauseSetup)
-			r.opts.Logger.Warn("target taken out: setup problem", "target", t.Name, "model", fm, "code", code, "error", err.Error())
+			logSetup(r.opts.Logger, t, fm, code, err)
 		}
 	}
 	last := lastFinal(attempts)

@@ -201,6 +201,10 @@ type Request struct {
 	Header http.Header
 	// MaxTokens and InputTokens size the budget reservation; 0 estimates them from the body.
 	MaxTokens, InputTokens int
+	// Key and Group are the caller's key name and its group ("" without keys, auth: none). They go with the
+	// request to the target's upstream, which signs it with the key's own session when per-key sessions are
+	// on (attribution.session_per_key), and with the target's shared session otherwise.
+	Key, Group string
 }
 
 // Attempt records one try, for logs and headers.
@@ -473,10 +477,21 @@ func (r *Router) Do(ctx context.Context, req *Request) (*Result, error) {
 		case relay.ClassSetup, relay.ClassExpired:
 			out = r.limits.Failure(key, ratelimit.CauseSetup)
 			r.opts.Metrics.backoff(t.Name, fm, "setup", out.Hard)
-			r.opts.Logger.Warn("target taken out: setup problem", "target", t.Name, "model", fm, "code", code, "error", err.Error())
+			logSetup(r.opts.Logger, t, fm, code, err)
 		}
 		_ = out
 	}
+}
+
+// logSetup logs a target taken out for a setup problem, with what to do about it when the error says
+// (credcache.Error's Hint: a per-key session's tags refused for want of sts:TagSession).
+func logSetup(l *slog.Logger, t *Member, fm, code string, err error) {
+	var h interface{ Hint() string }
+	if errors.As(err, &h) && h.Hint() != "" {
+		l.Warn("target taken out: setup problem", "target", t.Name, "model", fm, "code", code, "error", err.Error(), "fix", h.Hint())
+		return
+	}
+	l.Warn("target taken out: setup problem", "target", t.Name, "model", fm, "code", code, "error", err.Error())
 }
 
 // DefaultMaxAttempts is how many attempts one request may make across targets and rounds when
@@ -598,7 +613,7 @@ func (r *Router) pick(fm string, req *Request, burndown int, tried map[*Member]b
 }
 
 func (r *Router) try(ctx context.Context, t *Member, called string, body []byte, req *Request, stream bool) (*Result, error) {
-	resp, err := r.senders[t].Do(ctx, &upstream.Request{Op: req.Op, ModelID: called, Body: body, Header: req.Header})
+	resp, err := r.senders[t].Do(ctx, &upstream.Request{Op: req.Op, ModelID: called, Body: body, Header: req.Header, Key: req.Key, Group: req.Group})
 	if err != nil {
 		return nil, err
 	}

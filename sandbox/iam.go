@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"maps"
+
 	"github.com/bedrock-relay/bedrock-relay/iampolicy"
 )
 
@@ -45,6 +47,15 @@ func (s *Sandbox) authorizeBedrock(p *principal, action, resource string, ctx ma
 	var scps []*iampolicy.Document
 	if a := s.accounts[p.Account]; a != nil {
 		scps = a.SCPs
+	}
+	if tags := s.stats.sessionTags[p.ARN]; len(tags) > 0 {
+		// A tagged session's requests carry its tags as aws:PrincipalTag/KEY (for ABAC conditions).
+		withTags := make(map[string][]string, len(ctx)+len(tags))
+		maps.Copy(withTags, ctx)
+		for k, v := range tags {
+			withTags["aws:PrincipalTag/"+k] = []string{v}
+		}
+		ctx = withTags
 	}
 	req := iampolicy.Request{Principal: p.ARN, PrincipalAccount: p.Account, Action: action, Resource: resource, Context: ctx}
 	d := iampolicy.Evaluate(req, p.policies(nil, scps))

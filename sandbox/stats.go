@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"maps"
 	"sort"
+	"strings"
 	"time"
 
 	relay "github.com/bedrock-relay/bedrock-relay"
@@ -19,9 +21,15 @@ type Call struct {
 	ServedRegion string    `json:"served_region,omitempty"`
 	Model        string    `json:"model,omitempty"`
 	Target       string    `json:"target,omitempty"` // AssumeRole's role
-	Outcome      string    `json:"outcome"`          // "ok" or the error code
-	InputTokens  int       `json:"input_tokens,omitempty"`
-	OutputTokens int       `json:"output_tokens,omitempty"`
+	// Session and Tags are, for AssumeRole, the role session name asked for and the session tags passed
+	// (whether or not STS granted them: see Outcome); for any other call by a role session, the calling
+	// session's name and the tags it was issued with. Bedrock's cost and usage data and CloudTrail name the
+	// calling session the same way (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION).
+	Session      string            `json:"session,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	Outcome      string            `json:"outcome"` // "ok" or the error code
+	InputTokens  int               `json:"input_tokens,omitempty"`
+	OutputTokens int               `json:"output_tokens,omitempty"`
 
 	// Prompt cache tokens (promptcache.go); InputTokens counts neither.
 	CacheReadInputTokens  int `json:"cache_read_input_tokens,omitempty"`
@@ -38,10 +46,14 @@ type stats struct {
 	sts       map[stsKey]int
 	bedrock   map[bedrockKey]int
 	Throttles int
+	// sessionTags are the session tags of the role sessions issued with some, by session ARN (the latest
+	// AssumeRole of that ARN's): what the calls log reports for the session's calls, and the
+	// aws:PrincipalTag/ keys of its requests.
+	sessionTags map[string]map[string]string
 }
 
 func newStats() stats {
-	return stats{sts: map[stsKey]int{}, bedrock: map[bedrockKey]int{}}
+	return stats{sts: map[stsKey]int{}, bedrock: map[bedrockKey]int{}, sessionTags: map[string]map[string]string{}}
 }
 
 // Stats is a snapshot of the counters.
@@ -124,9 +136,14 @@ func (s *Sandbox) record(c Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.Time = s.clock()
+	if c.Service != "sts" || c.Operation != "AssumeRole" {
+		if _, _, session, ok := splitSessionARN(c.Principal); ok {
+			c.Session, c.Tags = session, s.stats.sessionTags[c.Principal]
+		}
+	}
 	// Debug only (the sandbox command's -v): who called what and how it ended; never keys or bodies.
 	s.log.Debug("request", "service", c.Service, "operation", c.Operation, "principal", c.Principal,
-		"region", c.Region, "served_region", c.ServedRegion, "model", c.Model, "target", c.Target, "outcome", c.Outcome)
+		"region", c.Region, "served_region", c.ServedRegion, "model", c.Model, "target", c.Target, "session", c.Session, "outcome", c.Outcome)
 	switch c.Service {
 	case "bedrock":
 		s.stats.bedrock[bedrockKey{c.Account, c.Region, c.Model, c.Outcome}]++
@@ -144,11 +161,42 @@ func (s *Sandbox) record(c Call) {
 }
 
 func (s *Sandbox) recordSTS(op, principalARN, target, outcome string) {
-	acct := ""
-	if len(principalARN) > 0 {
-		if p := relay.AccountOf(principalARN); p != "" {
-			acct = p
+	s.recordSTSCall(Call{Service: "sts", Operation: op, Principal: principalARN, Target: target, Outcome: outcome})
+}
+
+func (s *Sandbox) recordSTSCall(c Call) {
+	if len(c.Principal) > 0 {
+		if p := relay.AccountOf(c.Principal); p != "" {
+			c.Account = p
 		}
 	}
-	s.record(Call{Service: "sts", Operation: op, Principal: principalARN, Account: acct, Target: target, Outcome: outcome})
+	s.record(c)
+}
+
+// setSessionTags records the tags a role session was issued with (none forgets any an earlier session of the
+// same ARN had). Callers hold s.mu.
+func (s *Sandbox) setSessionTags(sessionARN string, tags map[string]string) {
+	if len(tags) == 0 {
+		delete(s.stats.sessionTags, sessionARN)
+		return
+	}
+	s.stats.sessionTags[sessionARN] = maps.Clone(tags)
+}
+
+// splitSessionARN takes arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION apart.
+func splitSessionARN(arn string) (account, role, session string, ok bool) {
+	rest, found := strings.CutPrefix(arn, "arn:")
+	if !found {
+		return "", "", "", false
+	}
+	parts := strings.SplitN(rest, ":", 5) // partition, sts, "", account, assumed-role/ROLE/SESSION
+	if len(parts) != 5 || parts[1] != "sts" {
+		return "", "", "", false
+	}
+	res, found := strings.CutPrefix(parts[4], "assumed-role/")
+	if !found {
+		return "", "", "", false
+	}
+	role, session, ok = strings.Cut(res, "/")
+	return parts[3], role, session, ok && session != ""
 }

@@ -32,18 +32,26 @@ func (s *Sandbox) serveSTS(w http.ResponseWriter, c *call) {
 	form := stsForm(c)
 	op := form.Get("Action")
 	target := form.Get("RoleArn")
+	rec := Call{Service: "sts", Operation: op, Principal: c.Principal.ARN, Target: target}
+	if op == "AssumeRole" {
+		rec.Session, rec.Tags = form.Get("RoleSessionName"), formTags(form)
+	}
+	record := func(outcome string) {
+		rec.Outcome = outcome
+		s.recordSTSCall(rec)
+	}
 	if f := s.takeFault(faultSTS, op, c.Principal.Account, c.Region, "", "", false); f != nil {
 		if !sleepCtx(c.r.Context(), f.delay()) {
 			return
 		}
 		switch {
 		case f.Drop:
-			s.recordSTS(op, c.Principal.ARN, target, "dropped")
+			record("dropped")
 			dropConnection(w)
 			return
 		case f.Code != "":
 			e := f.answer()
-			s.recordSTS(op, c.Principal.ARN, target, e.Code)
+			record(e.Code)
 			writeSTSError(w, c.ID, e)
 			return
 		}
@@ -63,16 +71,33 @@ func (s *Sandbox) serveSTS(w http.ResponseWriter, c *call) {
 		err = newError(400, "InvalidAction", "Could not find operation %s for version 2011-06-15 (the sandbox emulates AssumeRole and GetCallerIdentity)", op)
 	}
 	if err != nil {
-		s.recordSTS(op, c.Principal.ARN, target, err.Code)
+		record(err.Code)
 		writeSTSError(w, c.ID, err)
 		return
 	}
-	s.recordSTS(op, c.Principal.ARN, target, "ok")
+	record("ok")
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", c.ID)
 	b, _ := xml.Marshal(out)
 	w.Write([]byte(xml.Header))
 	w.Write(b)
+}
+
+// formTags are the session tags of an AssumeRole form (Tags.member.N.Key / .Value), for the calls log; nil
+// for none.
+func formTags(f url.Values) map[string]string {
+	var tags map[string]string
+	for i := 1; i <= 51; i++ {
+		n := strconv.Itoa(i)
+		if !f.Has("Tags.member." + n + ".Key") {
+			break
+		}
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		tags[f.Get("Tags.member."+n+".Key")] = f.Get("Tags.member." + n + ".Value")
+	}
+	return tags
 }
 
 type responseMetadata struct {
@@ -320,6 +345,12 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 	}
 	for _, action := range actions {
 		if !s.authorizeAssumeRole(caller, action, r, scps, ctx) {
+			// wording: observed, for sts:AssumeRole and for sts:TagSession alike: "User:
+			// arn:aws:sts::913550007193:assumed-role/stac-publish-oidc-overturemaps/GitHubActions is not
+			// authorized to perform: sts:TagSession on resource: arn:aws:iam::763944545891:role/cloudfront-invalidator"
+			// (OvertureMaps/stac#113; the same for an IAM user in aws-actions/configure-aws-credentials#54 and
+			// 18F/identity-terraform#115, for an EKS pod role in aws/aws-cdk-cli#762). STS names the action
+			// that was refused and no reason (which policy, which condition), whichever side refused.
 			return nil, newError(403, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s", caller.ARN, action, roleARN)
 		}
 	}
@@ -328,7 +359,11 @@ func (s *Sandbox) assumeRole(c *call, f url.Values) (any, *awsError) {
 		duration = lifetime
 	}
 	s.mu.Lock()
+	// Session tags (no TransitiveTagKeys: the sandbox does not carry tags into chained sessions) become
+	// part of the session: the calls log names them on its calls, and its requests carry them as
+	// aws:PrincipalTag/ condition keys.
 	cred := s.issue(s.sessionPrincipal(r, session, sessionPolicy, chained, sourceIdentity), duration)
+	s.setSessionTags(cred.Principal.ARN, tags)
 	s.mu.Unlock()
 
 	var out assumeRoleResponse

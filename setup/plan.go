@@ -61,6 +61,19 @@ type Options struct {
 	ProfileCondition bool
 	// Regions are explicit destination regions, for profile prefixes the catalogue does not know.
 	Regions []string
+	// SessionTags are the session tag keys the relay passes when it assumes the roles (SessionTagKeys: the
+	// per-key sessions of attribution.session_per_key). With any, the trust policies and the caller's policy
+	// also allow sts:TagSession for those keys only; without, the documents are as they always were.
+	SessionTags []string
+}
+
+// SessionTagKeys are the session tags cfg's relay passes to AssumeRole: config.TagKey and config.TagGroup
+// with attribution.session_per_key, none otherwise.
+func SessionTagKeys(cfg *config.Config) []string {
+	if !cfg.Attribution.SessionPerKey {
+		return nil
+	}
+	return []string{config.TagKey, config.TagGroup}
 }
 
 // Plan is every document of a deployment, grouped by where it goes.
@@ -75,7 +88,7 @@ type Plan struct {
 // Caller is the caller account's side: the role the relay runs as and its identity policy.
 type Caller struct {
 	RoleARN, Account, Name, Path string
-	// Assume allows sts:AssumeRole on every target role.
+	// Assume allows sts:AssumeRole on every target role (and sts:TagSession, with Options.SessionTags).
 	Assume *iampolicy.Document
 }
 
@@ -167,10 +180,10 @@ func New(opts Options) (*Plan, error) {
 	}
 	for i := range p.Roles {
 		r := &p.Roles[i]
-		r.Trust = iampolicy.Trust(opts.CallerRoleARN, r.ExternalID)
+		r.Trust = iampolicy.TrustTagged(opts.CallerRoleARN, r.ExternalID, opts.SessionTags)
 		r.Permissions = iampolicy.Merge(perms[r.ARN]...)
 	}
-	p.Caller.Assume = iampolicy.Caller(roleARNs...)
+	p.Caller.Assume = iampolicy.CallerTagged(opts.SessionTags, roleARNs...)
 	t := opts.Targets[0]
 	p.Lambda = LambdaEnv{TargetRoleARN: t.RoleARN, ModelID: ModelID(t.Models[0]), Region: t.Region, ExternalID: t.ExternalID}
 	return p, nil

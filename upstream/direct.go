@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"time"
 )
 
 // Call is a Bedrock Runtime request outside /model/{modelId}/{op}: ApplyGuardrail
@@ -32,15 +31,7 @@ func (c *Client) DoCall(ctx context.Context, call *Call) (*http.Response, error)
 	start := c.now()
 	resp, err := c.doCall(ctx, call)
 	var ue *Error
-	if err == nil || !errors.As(err, &ue) || !staleCredentials(ue.Code) {
-		return resp, err
-	}
-	switch cache := c.creds.(type) {
-	case interface{ InvalidateIfOlder(time.Time) bool }:
-		cache.InvalidateIfOlder(start)
-	case interface{ Invalidate() }:
-		cache.Invalidate()
-	default:
+	if err == nil || !errors.As(err, &ue) || !staleCredentials(ue.Code) || !invalidate(c.creds, start) {
 		return resp, err
 	}
 	return c.doCall(ctx, call)

@@ -36,12 +36,13 @@ const (
 // Client forwards requests to one region with one set of credentials. It is safe for concurrent use and
 // meant to live as long as the target.
 type Client struct {
-	region string
-	base   *url.URL
-	creds  aws.CredentialsProvider
-	http   *http.Client
-	signer *v4.Signer
-	now    func() time.Time
+	region   string
+	base     *url.URL
+	creds    aws.CredentialsProvider
+	keyCreds KeyCredentials
+	http     *http.Client
+	signer   *v4.Signer
+	now      func() time.Time
 }
 
 // Options configure a Client.
@@ -53,7 +54,17 @@ type Options struct {
 	// Credentials sign the requests; a provider with an InvalidateIfOlder (credcache.Cache) or Invalidate
 	// (aws.CredentialsCache) method has its cached credentials dropped on ExpiredTokenException.
 	Credentials aws.CredentialsProvider
-	HTTPClient  *http.Client
+	// KeyCredentials, if set, gives the credentials of a caller key's own session (credcache.Keyed, with
+	// attribution.session_per_key): a Request naming a Key is signed with them instead of Credentials.
+	KeyCredentials KeyCredentials
+	HTTPClient     *http.Client
+}
+
+// KeyCredentials are per-caller-key sessions of the target: ForKey returns the credentials of key's session
+// tagged with group (a *credcache.Cache, which InvalidateIfOlder drops on ExpiredTokenException). An error
+// is a key that cannot have a session.
+type KeyCredentials interface {
+	ForKey(key, group string) (aws.CredentialsProvider, error)
 }
 
 // New makes a Client.
@@ -80,7 +91,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if hc == nil {
 		hc = DefaultHTTPClient()
 	}
-	return &Client{region: o.Region, base: base, creds: o.Credentials, http: hc, signer: v4.NewSigner(), now: time.Now}, nil
+	return &Client{region: o.Region, base: base, creds: o.Credentials, keyCreds: o.KeyCredentials, http: hc, signer: v4.NewSigner(), now: time.Now}, nil
 }
 
 // DefaultHTTPClient is tuned for a relay: many idle connections per host, no overall timeout (streams last
@@ -140,6 +151,9 @@ type Request struct {
 	Body    []byte
 	// Header carries the caller's Bedrock headers to pass on (Content-Type, Accept, X-Amzn-Bedrock-*).
 	Header http.Header
+	// Key and Group are the caller's key and its group. With Options.KeyCredentials, a request naming a key
+	// is signed with that key's own session; without either, with the target's shared session.
+	Key, Group string
 }
 
 // passHeaders are the request headers Bedrock Runtime reads; everything else the caller sent stays behind.
@@ -153,28 +167,52 @@ var passHeaders = []string{"Content-Type", "Accept", "X-Amzn-Bedrock-Accept", "X
 // drops the cached credentials and retries once with freshly assumed ones before anything is concluded. Only credentials obtained before this request are dropped (credcache.Cache's
 // InvalidateIfOlder), so a burst of requests refused together causes one AssumeRole, not one each.
 func (c *Client) Do(ctx context.Context, r *Request) (*http.Response, error) {
+	creds, err := c.credentials(r.Key, r.Group)
+	if err != nil {
+		return nil, err
+	}
 	start := c.now()
-	resp, err := c.do(ctx, r)
+	resp, err := c.do(ctx, creds, r)
 	if err == nil {
 		return resp, nil
 	}
 	var ue *Error
-	if errors.As(err, &ue) && staleCredentials(ue.Code) {
-		switch cache := c.creds.(type) {
-		case interface{ InvalidateIfOlder(time.Time) bool }:
-			cache.InvalidateIfOlder(start)
-		case interface{ Invalidate() }:
-			cache.Invalidate()
-		default:
-			return resp, err
-		}
-		return c.do(ctx, r)
+	if errors.As(err, &ue) && staleCredentials(ue.Code) && invalidate(creds, start) {
+		return c.do(ctx, creds, r)
 	}
 	return resp, err
 }
 
-func (c *Client) do(ctx context.Context, r *Request) (*http.Response, error) {
-	creds, err := c.creds.Retrieve(ctx)
+// credentials are what a request of key (and group) is signed with: the key's own session with
+// KeyCredentials, else the target's shared one. A request without a key, or any request of a client without
+// KeyCredentials, takes the shared session and allocates nothing here.
+func (c *Client) credentials(key, group string) (aws.CredentialsProvider, error) {
+	if key == "" || c.keyCreds == nil {
+		return c.creds, nil
+	}
+	p, err := c.keyCreds.ForKey(key, group)
+	if err != nil {
+		return nil, &CredentialsError{Err: err}
+	}
+	return p, nil
+}
+
+// invalidate drops creds' cached credentials obtained before start (credcache.Cache), or all of them
+// (aws.CredentialsCache), and reports whether a retry may help: false for a provider that caches nothing.
+func invalidate(creds aws.CredentialsProvider, start time.Time) bool {
+	switch cache := creds.(type) {
+	case interface{ InvalidateIfOlder(time.Time) bool }:
+		cache.InvalidateIfOlder(start)
+	case interface{ Invalidate() }:
+		cache.Invalidate()
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *Client) do(ctx context.Context, credsProvider aws.CredentialsProvider, r *Request) (*http.Response, error) {
+	creds, err := credsProvider.Retrieve(ctx)
 	if err != nil {
 		return nil, &CredentialsError{Err: err}
 	}

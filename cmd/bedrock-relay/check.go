@@ -7,6 +7,7 @@ import (
 	relay "github.com/bedrock-relay/bedrock-relay"
 	"github.com/bedrock-relay/bedrock-relay/check"
 	"github.com/bedrock-relay/bedrock-relay/config"
+	"github.com/bedrock-relay/bedrock-relay/credcache"
 	"github.com/bedrock-relay/bedrock-relay/internal/awsenv"
 )
 
@@ -15,6 +16,9 @@ func init() {
 }
 
 const checkSynopsis = "check [--config relay.yaml | --role-arn ARN [--model ID] [--region R] [--external-id X]] [--skip-invoke] [--invocations N] [--json]"
+
+// checkKey is the key name check's per-key session stands for (attribution.session_per_key).
+const checkKey = "check"
 
 func runCheck(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "check", checkSynopsis)
@@ -32,9 +36,10 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	}
 
 	var (
-		targets   []check.Subject
-		endpoint  string
-		srcRegion string
+		targets    []check.Subject
+		endpoint   string
+		srcRegion  string
+		keySession *check.KeySession
 	)
 	if *cfgPath != "" {
 		cfg, err := config.Load(*cfgPath, e.getenv)
@@ -48,6 +53,11 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 			targets = append(targets, check.Subject{Name: t.Name, RoleARN: t.RoleARN, ExternalID: t.ExternalID, Region: t.Region, Models: t.Models})
 		}
 		endpoint, srcRegion = cfg.Source.Endpoint, cfg.Source.Region
+		if cfg.Attribution.SessionPerKey {
+			// One AssumeRole per target as a key named "check" in a group named "check" would make it.
+			keySession = &check.KeySession{SessionName: credcache.SessionName(checkKey),
+				Tags: []check.Tag{{Key: config.TagKey, Value: checkKey}, {Key: config.TagGroup, Value: checkKey}}}
+		}
 	} else {
 		if *roleARN == "" {
 			fmt.Fprintf(e.stderr, "bedrock-relay check: pass --config, or --role-arn (or $TARGET_ROLE_ARN)\n\nusage: bedrock-relay %s\n", checkSynopsis)
@@ -71,7 +81,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if awsCfg.Region == "" {
 		awsCfg.Region = srcRegion
 	}
-	rep := check.Run(ctx, targets, check.Options{AWS: awsCfg, SkipInvoke: *skipInvoke, Invocations: *invocations})
+	rep := check.Run(ctx, targets, check.Options{AWS: awsCfg, SkipInvoke: *skipInvoke, Invocations: *invocations, KeySession: keySession})
 	if *asJSON {
 		err = rep.WriteJSON(e.stdout)
 	} else {

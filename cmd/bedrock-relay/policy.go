@@ -16,9 +16,9 @@ func init() {
 	register(command{name: "policy", synopsis: "print the IAM documents of a cross-account setup (trust, permissions, caller, or all for a config)", run: runPolicy})
 }
 
-const policySynopsis = `policy trust --caller-role-arn ARN [--external-id X]
+const policySynopsis = `policy trust --caller-role-arn ARN [--external-id X] [--session-per-key]
        policy permissions --target-account ID --model ID [--region R] [--stream] [--regions r1,r2] [--profile-condition]
-       policy caller --target-role-arn ARN [--target-role-arn ARN ...]
+       policy caller --target-role-arn ARN [--target-role-arn ARN ...] [--session-per-key]
        policy --config relay.yaml --caller-role-arn ARN [--stream=false] [--profile-condition]`
 
 func runPolicy(ctx context.Context, e *env, args []string) error {
@@ -57,7 +57,7 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	plan, err := setup.New(setup.Options{CallerRoleARN: *caller, Targets: setup.GrantsFromConfig(cfg), Stream: *stream,
-		ProfileCondition: *cond, Regions: splitList(*regions)})
+		ProfileCondition: *cond, Regions: splitList(*regions), SessionTags: setup.SessionTagKeys(cfg)})
 	if err != nil {
 		return err
 	}
@@ -65,9 +65,10 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 }
 
 func runPolicyTrust(e *env, args []string) error {
-	fs := newFlags(e, "policy trust", "policy trust --caller-role-arn ARN [--external-id X]")
+	fs := newFlags(e, "policy trust", "policy trust --caller-role-arn ARN [--external-id X] [--session-per-key]")
 	caller := fs.String("caller-role-arn", "", "the role that assumes the Bedrock account's role (required)")
 	ext := fs.String("external-id", "", "require this sts:ExternalId")
+	perKey := fs.Bool("session-per-key", false, "also allow sts:TagSession with the per-key sessions' tags (attribution.session_per_key)")
 	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func runPolicyTrust(e *env, args []string) error {
 	if _, err := relay.RoleAccount(*caller); err != nil {
 		return usagef("policy trust: --caller-role-arn: %w", err)
 	}
-	return writeDoc(e, iampolicy.Trust(*caller, *ext))
+	return writeDoc(e, iampolicy.TrustTagged(*caller, *ext, perKeyTags(*perKey)))
 }
 
 func runPolicyPermissions(e *env, args []string) error {
@@ -104,9 +105,10 @@ func runPolicyPermissions(e *env, args []string) error {
 }
 
 func runPolicyCaller(e *env, args []string) error {
-	fs := newFlags(e, "policy caller", "policy caller --target-role-arn ARN [--target-role-arn ARN ...]")
+	fs := newFlags(e, "policy caller", "policy caller --target-role-arn ARN [--target-role-arn ARN ...] [--session-per-key]")
 	var targets listFlag
 	fs.Var(&targets, "target-role-arn", "a Bedrock account role to assume (repeatable, or comma-separated)")
+	perKey := fs.Bool("session-per-key", false, "also allow sts:TagSession with the per-key sessions' tags (attribution.session_per_key)")
 	if err := fs.parseNoArgs(args); err != nil {
 		return err
 	}
@@ -119,7 +121,15 @@ func runPolicyCaller(e *env, args []string) error {
 			return usagef("policy caller: --target-role-arn: %w", err)
 		}
 	}
-	return writeDoc(e, iampolicy.Caller(targets...))
+	return writeDoc(e, iampolicy.CallerTagged(perKeyTags(*perKey), targets...))
+}
+
+// perKeyTags are the session tag keys of the per-key sessions when on is set, none otherwise.
+func perKeyTags(on bool) []string {
+	if !on {
+		return nil
+	}
+	return []string{config.TagKey, config.TagGroup}
 }
 
 func writeDoc(e *env, d *iampolicy.Document) error {

@@ -79,7 +79,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	} else if cfg.State.Backend == config.StateRedis {
 		fmt.Fprintf(e.stderr, "note: the config's state.backend is redis; --shared-state adds an ElastiCache Serverless cache for Valkey, its security groups and VPC access for the function to the template.\n")
 	}
-	plan, err := setup.New(setup.Options{CallerRoleARN: caller, Targets: setup.GrantsFromConfig(cfg), Stream: *stream})
+	plan, err := setup.New(setup.Options{CallerRoleARN: caller, Targets: setup.GrantsFromConfig(cfg), Stream: *stream, SessionTags: setup.SessionTagKeys(cfg)})
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func (a *anthropicAPI) messages(w http.ResponseWriter, r *http.Request, x *excha
 	}
 	ctx, cancel := a.h.requestContext(r)
 	defer cancel()
-	res, err := a.h.deps.Router.Do(ctx, &router.Request{Op: op, Model: routed, Body: req.Body, Header: hdr, MaxTokens: req.MaxTokens})
+	res, err := a.h.deps.Router.Do(ctx, &router.Request{Op: op, Model: routed, Body: req.Body, Header: hdr, MaxTokens: req.MaxTokens, Key: caller.Name, Group: a.h.groupOf(caller)})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return r.Context().Err()
@@ -111,7 +111,7 @@ func (a *anthropicAPI) countTokens(w http.ResponseWriter, r *http.Request, x *ex
 	ctx, cancel := a.h.requestContext(r)
 	defer cancel()
 	res, err := a.h.deps.Router.Do(ctx, &router.Request{Op: upstream.OpCountTokens, Model: routed, Body: req.Body,
-		Header: http.Header{"Content-Type": {"application/json"}}, MaxTokens: 1})
+		Header: http.Header{"Content-Type": {"application/json"}}, MaxTokens: 1, Key: caller.Name, Group: a.h.groupOf(caller)})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return r.Context().Err()

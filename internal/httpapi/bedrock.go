@@ -89,7 +89,7 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request, x *exchange
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	res, err := h.deps.Router.Do(ctx, &router.Request{Op: op, Model: modelID, Body: body, Header: r.Header})
+	res, err := h.deps.Router.Do(ctx, &router.Request{Op: op, Model: modelID, Body: body, Header: r.Header, Key: caller.Name, Group: h.groupOf(caller)})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return r.Context().Err()
@@ -302,4 +302,13 @@ func exceptionCode(frame []byte) string {
 		return ""
 	}
 	return strings.ToUpper(code[:1]) + code[1:]
+}
+
+// groupOf is the group of caller's key ("" for none, or without accounting), for router.Request: with
+// attribution.session_per_key the key's session is tagged with it.
+func (h *Handler) groupOf(caller *Caller) string {
+	if h.deps.Accounting == nil {
+		return ""
+	}
+	return h.deps.Accounting.Groups[caller.Name]
 }

@@ -113,7 +113,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, x *exc
 	}
 	meta := openai.NewMeta(req.Model, h.now())
 	res, err := h.deps.Router.Do(ctx, &router.Request{Op: op, Model: req.Model, Body: req.Body,
-		Header: http.Header{"Content-Type": {"application/json"}}, MaxTokens: req.MaxTokens})
+		Header: http.Header{"Content-Type": {"application/json"}}, MaxTokens: req.MaxTokens, Key: caller.Name, Group: h.groupOf(caller)})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return r.Context().Err()

@@ -28,6 +28,37 @@ func credentials(base aws.Config, t config.TargetSpec, onRefresh func(credcache.
 	return credcache.New(sts.NewFromConfig(base), t.Relay(), credcache.Options{OnRefresh: onRefresh})
 }
 
+// keySessions builds a target's per-caller-key sessions (attribution.session_per_key; credcache.Keyed): each
+// key assumes the role in its own session, named brk-KEY and tagged relay-key=KEY, relay-group=GROUP, through
+// the same STS client as the shared session. A request that names no group gets its key's group from the
+// config.
+func keySessions(base aws.Config, cfg *config.Config, t config.TargetSpec, onRefresh func(credcache.Refresh)) (upstream.KeyCredentials, error) {
+	k, err := credcache.NewKeyed(sts.NewFromConfig(base), t.Relay(), credcache.KeyedOptions{Options: credcache.Options{OnRefresh: onRefresh},
+		MaxSessions: cfg.Attribution.MaxSessions, TagKey: config.TagKey, TagGroup: config.TagGroup})
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string]string{}
+	for _, key := range cfg.Auth.Keys {
+		if key.Group != "" {
+			groups[key.Name] = key.Group
+		}
+	}
+	return keyed{k, groups}, nil
+}
+
+type keyed struct {
+	*credcache.Keyed
+	groups map[string]string
+}
+
+func (k keyed) ForKey(key, group string) (aws.CredentialsProvider, error) {
+	if group == "" {
+		group = k.groups[key]
+	}
+	return k.Keyed.ForKey(key, group)
+}
+
 // RouterOptions tune NewRouter.
 type RouterOptions struct {
 	// Router is passed on to router.New; its Aliases and WaitForCapacity come from the config unless set.
@@ -75,7 +106,13 @@ func NewRouter(ctx context.Context, cfg *config.Config, base aws.Config, ro Rout
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
 		}
-		client, err := upstream.New(ctx, upstream.Options{Region: tc.Region, BaseEndpoint: endpoint, Credentials: creds})
+		uo := upstream.Options{Region: tc.Region, BaseEndpoint: endpoint, Credentials: creds}
+		if cfg.Attribution.SessionPerKey {
+			if uo.KeyCredentials, err = keySessions(base, cfg, tc, ro.OnRefresh); err != nil {
+				return nil, fmt.Errorf("target %s: %w", tc.Name, err)
+			}
+		}
+		client, err := upstream.New(ctx, uo)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
 		}
