@@ -171,13 +171,8 @@ func (b *bench) startRelay(ctx context.Context) error {
 		return err
 	}
 	b.win = &stsWindow{start: b.stsCalls(ctx)}
-	var targets strings.Builder
-	for i := 0; i < b.s.targets && i < len(benchAccounts); i++ {
-		fmt.Fprintf(&targets, "  - name: acct-%s\n    role_arn: %s\n    region: %s\n    models: [%q]\n",
-			benchAccounts[i], sandbox.TargetRoleARN(benchAccounts[i]), sandbox.SeedRegion, benchModel)
-	}
 	cfg := fmt.Sprintf("server:\n  addr: %s\n  admin_addr: %s\nauth:\n  mode: none\nsource:\n  region: %s\n  endpoint: %s\ntargets:\n%s",
-		addr, admin, sandbox.SeedRegion, b.sbc.url, targets.String())
+		addr, admin, sandbox.SeedRegion, b.sbc.url, b.targetsYAML(""))
 	path := filepath.Join(b.tmp, "relay.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -202,6 +197,17 @@ func (b *bench) startRelay(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// targetsYAML is the relay config's list of targets, each with the budgets block given (indented for a
+// target's keys, or empty for none).
+func (b *bench) targetsYAML(budgets string) string {
+	var targets strings.Builder
+	for i := 0; i < b.s.targets && i < len(benchAccounts); i++ {
+		fmt.Fprintf(&targets, "  - name: acct-%s\n    role_arn: %s\n    region: %s\n    models: [%q]\n%s",
+			benchAccounts[i], sandbox.TargetRoleARN(benchAccounts[i]), sandbox.SeedRegion, benchModel, budgets)
+	}
+	return targets.String()
 }
 
 func (b *bench) close() {
@@ -239,8 +245,11 @@ func (b *bench) stsCalls(ctx context.Context) int {
 }
 
 // scrape reads one unlabelled gauge from the relay's admin /metrics.
-func (b *bench) scrape(name string) (float64, error) {
-	resp, err := http.Get(b.relayAdmin + "/metrics")
+func (b *bench) scrape(name string) (float64, error) { return scrapeAt(b.relayAdmin, name) }
+
+// scrapeAt reads one unlabelled gauge or counter from the /metrics of the relay whose admin URL is admin.
+func scrapeAt(admin, name string) (float64, error) {
+	resp, err := http.Get(admin + "/metrics")
 	if err != nil {
 		return 0, err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,6 +55,35 @@ type sut struct {
 	signer *presigner // non-nil: requests must carry SigV4 for the target (the sandbox itself)
 	child  *child
 	extra  []string // the proxy's extra flags, to start it again
+	// replicas, when set, are the processes that make up the system (relays sharing a state backend): the
+	// load goes to each in turn and their CPU is summed; url and pid are then unused.
+	replicas []*sut
+	sent     atomic.Uint64 // requests handed to replicas, for per-request counts of the store's work
+	store    int           // the pid of a process the replicas depend on (redis-server): its CPU is counted apart
+}
+
+// next is where the next request goes: the system itself, or its replicas in turn.
+func (s *sut) next() *sut {
+	if len(s.replicas) == 0 {
+		return s
+	}
+	return s.replicas[(s.sent.Add(1)-1)%uint64(len(s.replicas))]
+}
+
+// cpuTime is the CPU time the system's own processes have used so far; 0 for a system without one.
+func (s *sut) cpuTime() time.Duration {
+	if len(s.replicas) == 0 {
+		if s.pid == 0 {
+			return 0
+		}
+		t, _ := cpuTime(s.pid)
+		return t
+	}
+	var sum time.Duration
+	for _, r := range s.replicas {
+		sum += r.cpuTime()
+	}
+	return sum
 }
 
 // presigner signs each request shape once a minute and replays the signature: SigV4 stays valid for 15

@@ -18,6 +18,7 @@ type cell struct {
 	res     *LoadResult
 	cpu     time.Duration      // the system's own process CPU during the measured part (0: no process)
 	sbCPU   time.Duration      // the sandbox's
+	stCPU   time.Duration      // the system's store's (redis-server), for a system that has one
 	genCPU  time.Duration      // the load generator's (this process)
 	sts     int                // AssumeRole calls during the measured part
 	hwmKB   int64              // peak RSS (streams phase)
@@ -35,33 +36,32 @@ func (c *cell) merge(o *cell) {
 	c.res.merge(o.res)
 	c.cpu += o.cpu
 	c.sbCPU += o.sbCPU
+	c.stCPU += o.stCPU
 	c.genCPU += o.genCPU
 	c.sts += o.sts
 	c.load = append(c.load, o.load...)
 	c.rounds = append(c.rounds, o.rounds...)
 }
 
-func (c *cell) cpuPerReq() time.Duration {
-	if c.res == nil || c.res.OK == 0 {
-		return 0
-	}
-	return c.cpu / time.Duration(c.res.OK)
-}
+func (c *cell) cpuPerReq() time.Duration   { return c.perReq(c.cpu) }
+func (c *cell) sbCPUPerReq() time.Duration { return c.perReq(c.sbCPU) }
+func (c *cell) stCPUPerReq() time.Duration { return c.perReq(c.stCPU) }
 
-func (c *cell) sbCPUPerReq() time.Duration {
+// perReq is d over the answered requests.
+func (c *cell) perReq(d time.Duration) time.Duration {
 	if c.res == nil || c.res.OK == 0 {
 		return 0
 	}
-	return c.sbCPU / time.Duration(c.res.OK)
+	return d / time.Duration(c.res.OK)
 }
 
 const requestTimeout = 30 * time.Second
 
-// measure runs a warm-up (not counted), then the load, reading the system's and the sandbox's CPU time and
-// the sandbox's AssumeRole count around the measured part.
+// measure runs a warm-up (not counted), then the load, reading the system's, its store's and the sandbox's
+// CPU time and the sandbox's AssumeRole count around the measured part.
 func (b *bench) measure(ctx context.Context, phase string, s *sut, o op, rate float64, d time.Duration, maxInFlight int) *cell {
 	load := Load{Rate: rate, Duration: b.s.warmup, MaxInFlight: maxInFlight, Timeout: requestTimeout,
-		Do: func(ctx context.Context) (time.Duration, error) { return b.cl.do(ctx, s, o) }}
+		Do: func(ctx context.Context) (time.Duration, error) { return b.cl.do(ctx, s.next(), o) }}
 	stsWarm := b.stsCalls(ctx)
 	if b.s.warmup > 0 {
 		w := load.Run(ctx)
@@ -69,27 +69,34 @@ func (b *bench) measure(ctx context.Context, phase string, s *sut, o op, rate fl
 	}
 	load.Duration = d
 	c := &cell{phase: phase, sut: s.name, op: o.name, rate: rate}
-	cpu0, _ := cpuTime(s.pid)
+	cpu0 := s.cpuTime()
 	sb0, _ := cpuTime(b.sb.pid())
+	var st0 time.Duration
+	if s.store > 0 {
+		st0, _ = cpuTime(s.store)
+	}
 	gen0 := selfCPU()
 	sts0 := b.stsCalls(ctx)
 	c.res = load.Run(ctx)
 	c.genCPU = selfCPU() - gen0
-	if s.pid > 0 {
-		cpu1, _ := cpuTime(s.pid)
-		c.cpu = cpu1 - cpu0
-	}
+	c.cpu = s.cpuTime() - cpu0
 	sb1, _ := cpuTime(b.sb.pid())
 	c.sbCPU = sb1 - sb0
+	store := ""
+	if s.store > 0 {
+		st1, _ := cpuTime(s.store)
+		c.stCPU = st1 - st0
+		store = fmt.Sprintf(" store %v", c.stCPUPerReq())
+	}
 	sts1 := b.stsCalls(ctx)
 	c.sts = sts1 - sts0
 	b.countRelay(s, c.res, sts1-stsWarm)
 	c.load = []float64{loadAvg()}
 	l := &c.res.Latency
 	c.rounds = [][3]time.Duration{{l.Quantile(.5), l.Quantile(.99), l.Quantile(.999)}}
-	b.logf("%-8s %-12s %-19s %5.0f/s  ok %6d err %d drop %d  p50 %-9v p99 %-9v p99.9 %-9v cpu/req %v sandbox %v generator %v  sts %d%s",
+	b.logf("%-8s %-12s %-19s %5.0f/s  ok %6d err %d drop %d  p50 %-9v p99 %-9v p99.9 %-9v cpu/req %v%s sandbox %v generator %v  sts %d%s",
 		phase, s.name, o.name, rate, c.res.OK, c.res.Errors, c.res.Dropped, c.res.Latency.Quantile(.5), c.res.Latency.Quantile(.99),
-		c.res.Latency.Quantile(.999), c.cpuPerReq(), c.sbCPUPerReq(), c.genCPU/time.Duration(max(1, c.res.OK)), c.sts, firstErr(c.res))
+		c.res.Latency.Quantile(.999), c.cpuPerReq(), store, c.sbCPUPerReq(), c.genCPU/time.Duration(max(1, c.res.OK)), c.sts, firstErr(c.res))
 	return c
 }
 
@@ -235,6 +242,12 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	}
 	if b.s.phases["faults"] {
 		rep.faults = b.measureFaults(ctx)
+	}
+	if b.s.phases["shared"] {
+		var err error
+		if rep.shared, err = b.measureShared(ctx); err != nil {
+			return nil, fmt.Errorf("phase shared: %w", err)
+		}
 	}
 	return rep, nil
 }

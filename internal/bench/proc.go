@@ -44,6 +44,20 @@ func buildBinary(ctx context.Context, root, pkg, dir, name string) (string, erro
 
 // startChild starts a process and waits until url answers (any HTTP status), at most 20 s.
 func startChild(ctx context.Context, name, readyURL string, env []string, bin string, args ...string) (*child, error) {
+	ready := func() error {
+		resp, err := http.Get(readyURL)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	}
+	return startReady(ctx, name, ready, env, bin, args...)
+}
+
+// startReady starts a process and waits until ready succeeds, at most 20 s.
+func startReady(ctx context.Context, name string, ready func() error, env []string, bin string, args ...string) (*child, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	out := &lockedWriter{w: &bytes.Buffer{}}
@@ -56,6 +70,7 @@ func startChild(ctx context.Context, name, readyURL string, env []string, bin st
 	c := &child{name: name, cmd: cmd, out: out, done: make(chan struct{})}
 	go func() { c.err = cmd.Wait(); close(c.done) }()
 	deadline := time.Now().Add(20 * time.Second)
+	var err error
 	for time.Now().Before(deadline) {
 		select {
 		case <-c.done:
@@ -65,15 +80,12 @@ func startChild(ctx context.Context, name, readyURL string, env []string, bin st
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
-		resp, err := http.Get(readyURL)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+		if err = ready(); err == nil {
 			return c, nil
 		}
 	}
 	c.stop()
-	return nil, fmt.Errorf("%s: %s did not answer within 20s\n%s", name, readyURL, c.output())
+	return nil, fmt.Errorf("%s not ready within 20s: %v\n%s", name, err, c.output())
 }
 
 func (c *child) pid() int { return c.cmd.Process.Pid }

@@ -29,6 +29,7 @@ type report struct {
 	targets    int
 	lambda     lambdaResult
 	faults     []faultmatrix.Result
+	shared     *sharedResult
 }
 
 func newReport(b *bench) *report {
@@ -161,6 +162,9 @@ func (r *report) markdown() string {
 		p("attempt per request against one account under the same faults.")
 		p("")
 		w.WriteString(faultmatrix.Table(r.faults))
+	}
+	if r.shared != nil {
+		r.shared.markdown(p, r.s)
 	}
 	p("")
 	return w.String()
@@ -297,7 +301,8 @@ func loadRange(l []float64) string {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 
-// summary is the one-line verdict: relay/proxy CPU per request and added p50/p99 at the highest fixed rate.
+// summary is the one-line verdict: relay/proxy CPU per request and added p50/p99 at the highest fixed rate;
+// then, if the shared phase ran, its own line.
 func (r *report) summary() string {
 	if r.relayNote != "" {
 		return "summary: relay not measured (" + r.relayNote + ")"
@@ -314,5 +319,12 @@ func (r *report) summary() string {
 		parts = append(parts, fmt.Sprintf("%s: relay/proxy CPU/req %s, added p50 %s p99 %s (proxy %s / %s)", op,
 			ratio(rl.cpuPerReq(), px.cpuPerReq()), signedUS(ra[0]), signedUS(ra[1]), signedUS(pa[0]), signedUS(pa[1])))
 	}
-	return fmt.Sprintf("summary @%.0f/s: %s", rate, strings.Join(parts, "; "))
+	fixed := fmt.Sprintf("summary @%.0f/s: %s", rate, strings.Join(parts, "; "))
+	switch {
+	case r.shared == nil:
+		return fixed
+	case len(parts) == 0:
+		return r.shared.summary()
+	}
+	return fixed + "\n" + r.shared.summary()
 }

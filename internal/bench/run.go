@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ type settings struct {
 	phases     map[string]bool
 	phasesArg  string // -phases as given, for the report's command line
 	words      int    // answer tokens at zero model latency
+	redis      string // the redis-server binary, for the shared phase
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -56,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	soak := fs.Duration("soak", 2*time.Minute, "soak length (full run)")
 	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
 	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
-	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run: fixed, ladder, soak, paced, streams, lambda, faults (the fault matrix)")
+	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run: fixed, ladder, soak, paced, streams, lambda, faults (the fault matrix), shared (two relays sharing budgets through a redis-server against one with the memory backend)")
 	var relayEnv multiFlag
 	fs.Var(&relayEnv, "relay-env", "KEY=VALUE added to the relay's environment (repeatable), e.g. GOMEMLIMIT=48MiB")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +75,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, p := range strings.Split(*phases, ",") {
 		s.phases[strings.TrimSpace(p)] = true
+	}
+	if s.phases["shared"] {
+		// Before anything is built or measured: a run must not end, minutes in, for want of it.
+		var err error
+		if s.redis, err = exec.LookPath("redis-server"); err != nil {
+			return fmt.Errorf("phase shared needs redis-server (apt-get install redis-server): %w", err)
+		}
 	}
 	if s.quick {
 		s.rates, s.cell, s.rounds, s.warmup, s.ladder, s.soak, s.streams = []float64{1000}, 1500*time.Millisecond, 2, 250*time.Millisecond, nil, 0, 0
