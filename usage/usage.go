@@ -167,25 +167,20 @@ var (
 
 // Add records rec.
 func (m *Memory) Add(rec Record) {
-	k := RowKey{Day(rec.Time), rec.Key, rec.Group, rec.Model, rec.Target}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rows == nil {
-		m.rows = map[RowKey]*Row{}
-	}
-	r := m.rows[k]
-	if r == nil {
-		r = &Row{Day: k.Day, Key: k.Key, Group: k.Group, Model: k.Model, Target: k.Target}
-		m.rows[k] = r
-	}
-	r.add(rec)
+	m.row(RowKey{Day(rec.Time), rec.Key, rec.Group, rec.Model, rec.Target}).add(rec)
 }
 
 // AddRow adds a row's totals (a shared store's local buffer, merged into what it reads).
 func (m *Memory) AddRow(o Row) {
-	k := o.ID()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.row(o.ID()).Merge(o)
+}
+
+// row is k's row, made if needed. The caller holds m.mu.
+func (m *Memory) row(k RowKey) *Row {
 	if m.rows == nil {
 		m.rows = map[RowKey]*Row{}
 	}
@@ -194,7 +189,7 @@ func (m *Memory) AddRow(o Row) {
 		r = &Row{Day: k.Day, Key: k.Key, Group: k.Group, Model: k.Model, Target: k.Target}
 		m.rows[k] = r
 	}
-	r.Merge(o)
+	return r
 }
 
 // Rows returns the rows of from..to.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -120,8 +119,8 @@ func printUsage(w io.Writer, rep httpapi.UsageReport) error {
 		if r.Unpriced > 0 {
 			cost += fmt.Sprintf(" +%d unpriced", r.Unpriced)
 		}
-		cells = append(cells, thousands(r.Requests), thousands(r.Errors), thousands(r.InputTokens), thousands(r.OutputTokens),
-			thousands(r.CacheReadTokens), thousands(r.CacheWriteTokens), cost)
+		cells = append(cells, httpapi.Count(r.Requests), httpapi.Count(r.Errors), httpapi.Count(r.InputTokens), httpapi.Count(r.OutputTokens),
+			httpapi.Count(r.CacheReadTokens), httpapi.Count(r.CacheWriteTokens), cost)
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	for _, r := range rep.Rows {
@@ -135,22 +134,4 @@ func printUsage(w io.Writer, rep httpapi.UsageReport) error {
 	total[0] = "total"
 	line(total, rep.Total)
 	return tw.Flush()
-}
-
-// thousands writes n with commas: 1234567 → 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

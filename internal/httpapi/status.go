@@ -301,8 +301,8 @@ func trafficRows(b *StatusBoard) []rateRow {
 		d    time.Duration
 	}{{"last 1 min", time.Minute}, {"last 5 min", 5 * time.Minute}} {
 		c := b.Counts(w.d)
-		row := rateRow{Window: w.name, Requests: count(c.Requests), PerSecond: fmt.Sprintf("%.2f/s", float64(c.Requests)/w.d.Seconds()),
-			Errors: count(c.Errors), Throttled: count(c.Throttled), Faults: count(c.Faults), ErrorShare: "—", ErrorClass: "ok"}
+		row := rateRow{Window: w.name, Requests: Count(c.Requests), PerSecond: fmt.Sprintf("%.2f/s", float64(c.Requests)/w.d.Seconds()),
+			Errors: Count(c.Errors), Throttled: Count(c.Throttled), Faults: Count(c.Faults), ErrorShare: "—", ErrorClass: "ok"}
 		if c.Requests > 0 {
 			share := float64(c.Errors) / float64(c.Requests)
 			row.ErrorShare = fmt.Sprintf("%.1f%%", 100*share)
@@ -447,9 +447,9 @@ func causeText(c ratelimit.Cause) string {
 
 // budget is used of limit (0: none) for a bar.
 func budget(label string, used, limit int64) budgetView {
-	bv := budgetView{Label: label, Used: count(used), Limit: "no limit"}
+	bv := budgetView{Label: label, Used: Count(used), Limit: "no limit"}
 	if limit > 0 {
-		bv.Limited, bv.Limit = true, count(limit)
+		bv.Limited, bv.Limit = true, Count(limit)
 		bv.Pct, bv.Class = share(float64(used), float64(limit))
 	}
 	return bv
@@ -585,8 +585,8 @@ func scopeRow(d AdminDeps, prefix string, k StatusKey, today, month *scopeTotals
 		name = "(no key)"
 	}
 	sv := scopeView{Name: name, Group: k.Group,
-		TodayRequests: count(today.requests), TodayErrors: count(today.errors), TodayTokens: count(today.tokens),
-		MonthRequests: count(month.requests), MonthTokens: count(month.tokens)}
+		TodayRequests: Count(today.requests), TodayErrors: Count(today.errors), TodayTokens: Count(today.tokens),
+		MonthRequests: Count(month.requests), MonthTokens: Count(month.tokens)}
 	dayCost, monthCost := today.cost, month.cost
 	if d.Spend != nil && k.Name != "" {
 		// The money budgets hold what the spend ledger says, reservations of requests under way included.
@@ -596,10 +596,10 @@ func scopeRow(d AdminDeps, prefix string, k StatusKey, today, month *scopeTotals
 	}
 	sv.TodayCost, sv.MonthCost = dollars(dayCost), dollars(monthCost)
 	if today.unpriced > 0 {
-		sv.TodayCost += " + " + count(today.unpriced) + " unpriced"
+		sv.TodayCost += " + " + Count(today.unpriced) + " unpriced"
 	}
 	if month.unpriced > 0 {
-		sv.MonthCost += " + " + count(month.unpriced) + " unpriced"
+		sv.MonthCost += " + " + Count(month.unpriced) + " unpriced"
 	}
 	b := k.Budgets
 	st, live := limits[ratelimit.Key{Target: prefix + k.Name, Model: "*"}]
@@ -659,8 +659,8 @@ func span(d time.Duration) string {
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-// count is n with thousands separators.
-func count(n int64) string {
+// Count is n with thousands separators (1234567 → 1,234,567), for the status page and `bedrock-relay usage`.
+func Count(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
