@@ -34,6 +34,7 @@ func keyStanza(name, group string, b config.KeyBudgets) config.Key {
 type keyedRelay struct {
 	api, admin *httptest.Server
 	rl         *mainlib.Relay
+	sb         *sandbox.Sandbox
 }
 
 func newKeyedRelay(t *testing.T, redisAddr string, mutate func(*config.Config)) *keyedRelay {
@@ -64,7 +65,7 @@ func newKeyedRelay(t *testing.T, redisAddr string, mutate func(*config.Config)) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rl.Close() })
-	k := &keyedRelay{api: httptest.NewServer(rl.Handler), admin: httptest.NewServer(rl.Admin), rl: rl}
+	k := &keyedRelay{api: httptest.NewServer(rl.Handler), admin: httptest.NewServer(rl.Admin), rl: rl, sb: sb}
 	t.Cleanup(k.api.Close)
 	t.Cleanup(k.admin.Close)
 	return k
@@ -283,5 +284,49 @@ func TestUsageSharedThroughRedis(t *testing.T) {
 			t.Fatalf("relay a's report %+v, want the 3 requests of both relays within 5s", rep)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestKeyBudgetsUnderFaults: a request the pool fails (Bedrock throttling every attempt, or answering 503)
+// reaches the caller as the pool's error, not the key's, and gives its reservation back: the key's budget is
+// spent only by what was answered. The failures are in the usage as errors.
+func TestKeyBudgetsUnderFaults(t *testing.T) {
+	k := newKeyedRelay(t, "", func(c *config.Config) {
+		c.Auth.Keys = []config.Key{keyStanza("team-chat", "", config.KeyBudgets{RequestsPerMinute: 3, USDPerDay: 0.01})}
+		c.Routing.WaitForCapacity = 0
+	})
+	for _, f := range []sandbox.Fault{{Code: "ThrottlingException"}, {Code: "ServiceUnavailableException"}} {
+		if err := k.sb.AddFault(f); err != nil { // every request, until cleared
+			t.Fatal(err)
+		}
+		for _, api := range []string{"bedrock", "openai", "anthropic"} {
+			a := k.call(t, api, "team-chat", 50)
+			if a.status < 429 || strings.Contains(a.body, "not the pool's capacity") || strings.Contains(a.body, "key_budget_exceeded") {
+				t.Errorf("%s with Bedrock answering %s: %d %s; want the pool's error, not the key's budget", api, f.Code, a.status, a.body)
+			}
+		}
+		k.sb.ClearFaults()
+	}
+	// Six failures gave their reservations back: the key's 3 requests a minute are all there.
+	for i := range 3 {
+		if a := k.call(t, "bedrock", "team-chat", 50); a.status != 200 {
+			t.Fatalf("request %d after the faults: %d %s", i, a.status, a.body)
+		}
+	}
+	if a := k.call(t, "bedrock", "team-chat", 50); a.status != 429 || !strings.Contains(a.body, "requests_per_minute") {
+		t.Errorf("the 4th answered request: %d %s, want the key's budget", a.status, a.body)
+	}
+	resp, err := http.Get(k.admin.URL + "/usage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep httpapi.UsageReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// 6 failed, 3 answered, 1 refused by the budget (refused before routing: recorded as an error too).
+	if rep.Total.Requests != 10 || rep.Total.Errors != 7 || rep.Total.CostUSD <= 0 {
+		t.Errorf("usage %+v, want 10 requests, 7 errors and the answered ones' cost", rep.Total)
 	}
 }
