@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -82,7 +83,10 @@ func runUsage(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var rep httpapi.UsageReport
-	if err := json.Unmarshal(body, &rep); err != nil {
+	if err := json.Unmarshal(body, &rep); err != nil || len(rep.GroupBy) == 0 {
+		if err == nil {
+			err = errors.New("it groups by nothing")
+		}
 		return fmt.Errorf("usage: the relay's answer is not a usage report: %w", err)
 	}
 	return printUsage(e.stdout, rep)

@@ -71,6 +71,7 @@ func TestUsageErrors(t *testing.T) {
 	notRelay := httptest.NewServer(http.NotFoundHandler())
 	defer notRelay.Close()
 	garbage, _ := fakeUsageAdmin(t, 200, "<html>")
+	shapeless, _ := fakeUsageAdmin(t, 200, `{"rows":[{"key":"a","requests":1}]}`)
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -80,6 +81,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"usage", "--admin", srv.URL, "--from", "yesterday"}, `the relay answered 400: usage: from "yesterday": want YYYY-MM-DD`},
 		{[]string{"usage", "--admin", notRelay.URL}, "is " + notRelay.URL + " a bedrock-relay admin endpoint?"},
 		{[]string{"usage", "--admin", garbage.URL}, "not a usage report"},
+		{[]string{"usage", "--admin", shapeless.URL}, "not a usage report: it groups by nothing"},
 		{[]string{"usage", "--admin", "http://127.0.0.1:1"}, "is serve running"},
 	} {
 		_, errOut, code := runCLI(t, tt.args...)
