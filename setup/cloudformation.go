@@ -19,8 +19,13 @@ type TemplateOptions struct {
 	FunctionName string
 	// Arch is the Lambda architecture: arm64 (default) or x86_64.
 	Arch string
-	// FunctionURL adds a Function URL (AuthType AWS_IAM, InvokeMode RESPONSE_STREAM).
+	// FunctionURL makes the function the relay itself (the bedrock-relay-lambda-url package, serving
+	// RelayConfig) behind a Function URL: AuthType NONE, callers presenting relay keys, and InvokeMode
+	// RESPONSE_STREAM. Without it the function is the direct-invocation bedrock-relay-lambda (see CodeKey).
 	FunctionURL bool
+	// RelayConfig is the relay config the Function URL relay serves (see RelayConfigForLambda); required with
+	// FunctionURL. With SharedState, its state: section is the generated cache's.
+	RelayConfig map[string]any
 	// NoFunction leaves the Lambda function (and its URL) out of the caller side: only the execution role
 	// and its policies. For deploying the role alone, and for emulators without Lambda.
 	NoFunction bool
@@ -176,8 +181,12 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 	root := mapping("AWSTemplateFormatVersion", "2010-09-09", "Description", description)
 	params := mapping()
 	if !o.NoFunction {
-		params.add("CodeS3Bucket", mapping("Type", "String", "Description", "S3 bucket (same region) holding the bedrock-relay-lambda zip (bootstrap at its root)"))
-		params.add("CodeS3Key", mapping("Type", "String", "Default", "bedrock-relay-lambda-"+o.Arch+".zip", "Description", "S3 key of the zip (make lambda builds bedrock-relay-lambda-ARCH.zip)"))
+		pkg := CodeKeyPrefix
+		if o.FunctionURL {
+			pkg = URLCodeKeyPrefix
+		}
+		params.add("CodeS3Bucket", mapping("Type", "String", "Description", "S3 bucket (same region) holding the "+pkg+" zip (bootstrap at its root)"))
+		params.add("CodeS3Key", mapping("Type", "String", "Default", o.CodeKey(), "Description", "S3 key of the zip (make lambda builds "+pkg+"-ARCH.zip)"))
 	}
 	if ss != nil {
 		params.add("VpcId", mapping("Type", "AWS::EC2::VPC::Id", "Description", "VPC of the state cache and the relay's security group"))
@@ -193,9 +202,6 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 	}
 	if !o.NoFunction {
 		env := mapping()
-		for _, kv := range p.Lambda.Vars() {
-			env.add(kv[0], kv[1])
-		}
 		fnProps := mapping(
 			"FunctionName", o.FunctionName,
 			"Description", "bedrock-relay: calls Bedrock in another account through an assumed role",
@@ -208,6 +214,27 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 			"Code", mapping("S3Bucket", ref("CodeS3Bucket"), "S3Key", ref("CodeS3Key")),
 			"Environment", mapping("Variables", env),
 		)
+		if o.FunctionURL {
+			cfg, err := o.relayConfig()
+			if err != nil {
+				return nil, err
+			}
+			setValue(fnProps, "Description", scalar("bedrock-relay: the relay (Bedrock Runtime, OpenAI and Anthropic APIs) behind a Function URL; callers present relay keys"))
+			setValue(fnProps, "MemorySize", toNode(512))
+			setValue(fnProps, "Timeout", toNode(URLFunctionTimeout))
+			if ss != nil {
+				// The config's own "${" escaped, then the cache's endpoint in place of its mark.
+				text := strings.Replace(cfnSubEscape(relayConfigJSON(cfg)),
+					`"`+cacheEndpointMark+`"`, `"${Cache.Endpoint.Address}:${Cache.Endpoint.Port}"`, 1)
+				env.add(RelayConfigVar, mapping("Fn::Sub", text))
+			} else {
+				env.add(RelayConfigVar, relayConfigJSON(cfg))
+			}
+		} else {
+			for _, kv := range p.Lambda.Vars() {
+				env.add(kv[0], kv[1])
+			}
+		}
 		if ss != nil {
 			fnProps.add("VpcConfig", mapping(
 				"SubnetIds", ref("SubnetIds"),
@@ -219,10 +246,24 @@ func callerTemplate(p *Plan, o TemplateOptions) ([]byte, error) {
 		if o.FunctionURL {
 			resources.add("FunctionUrl", mapping("Type", "AWS::Lambda::Url", "Properties", mapping(
 				"TargetFunctionArn", getAtt("Function", "Arn"),
-				"AuthType", "AWS_IAM",
+				"AuthType", "NONE",
 				"InvokeMode", "RESPONSE_STREAM",
 			)))
-			outputs.add("FunctionUrl", mapping("Description", "callers sign requests with SigV4 (service lambda) and need lambda:InvokeFunctionUrl", "Value", getAtt("FunctionUrl", "FunctionUrl")))
+			// AuthType NONE still needs the function's resource policy to admit everyone, for both actions
+			// (lambda:InvokeFunction too, for URLs created since October 2025); the relay keys are the gate.
+			resources.add("FunctionUrlPublicAccess", mapping("Type", "AWS::Lambda::Permission", "Properties", mapping(
+				"FunctionName", ref("Function"),
+				"Action", "lambda:InvokeFunctionUrl",
+				"Principal", "*",
+				"FunctionUrlAuthType", "NONE",
+			)))
+			resources.add("FunctionUrlPublicInvoke", mapping("Type", "AWS::Lambda::Permission", "Properties", mapping(
+				"FunctionName", ref("Function"),
+				"Action", "lambda:InvokeFunction",
+				"Principal", "*",
+				"InvokedViaFunctionUrl", true,
+			)))
+			outputs.add("FunctionUrl", mapping("Description", "the relay's endpoint: callers set AWS_ENDPOINT_URL_BEDROCK_RUNTIME (or an OpenAI or Anthropic base URL) to it and present a relay key (AWS_BEARER_TOKEN_BEDROCK)", "Value", getAtt("FunctionUrl", "FunctionUrl")))
 		}
 	}
 	root.add("Resources", resources)
@@ -290,8 +331,21 @@ func toNode(v any) *yaml.Node {
 		return scalar(v)
 	case int:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(v)}
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
 	}
 	panic(fmt.Sprintf("setup: no YAML node for %T", v))
+}
+
+// setValue replaces the value of an existing key.
+func setValue(m node, key string, v *yaml.Node) {
+	for i := 0; i+1 < len(m.n.Content); i += 2 {
+		if m.n.Content[i].Value == key {
+			m.n.Content[i+1] = v
+			return
+		}
+	}
+	panic("setup: no key " + key)
 }
 
 func scalar(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }

@@ -303,7 +303,7 @@ func TestCloudFormationFunctionURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := CloudFormation(p, TemplateOptions{FunctionURL: true, Arch: "x86_64"})
+	files, err := CloudFormation(p, TemplateOptions{RelayConfig: testRelayConfig(), FunctionURL: true, Arch: "x86_64"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,9 +317,21 @@ func TestCloudFormationFunctionURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := tpl.Resources["FunctionUrl"]
-	want := map[string]any{"TargetFunctionArn": map[string]any{"Fn::GetAtt": []any{"Function", "Arn"}}, "AuthType": "AWS_IAM", "InvokeMode": "RESPONSE_STREAM"}
+	want := map[string]any{"TargetFunctionArn": map[string]any{"Fn::GetAtt": []any{"Function", "Arn"}}, "AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
 	if u.Type != "AWS::Lambda::Url" || !cmp.Equal(want, u.Properties) {
 		t.Errorf("FunctionUrl = %s %v, want AWS::Lambda::Url %v", u.Type, u.Properties, want)
+	}
+	fnRef := map[string]any{"Ref": "Function"}
+	for id, want := range map[string]map[string]any{
+		"FunctionUrlPublicAccess": {"FunctionName": fnRef, "Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionUrlAuthType": "NONE"},
+		"FunctionUrlPublicInvoke": {"FunctionName": fnRef, "Action": "lambda:InvokeFunction", "Principal": "*", "InvokedViaFunctionUrl": true},
+	} {
+		if r := tpl.Resources[id]; r.Type != "AWS::Lambda::Permission" || !cmp.Equal(want, r.Properties) {
+			t.Errorf("%s = %s %v, want AWS::Lambda::Permission %v", id, r.Type, r.Properties, want)
+		}
+	}
+	if got := tpl.Resources["Function"].Properties["Timeout"]; got != URLFunctionTimeout {
+		t.Errorf("Timeout = %v, want %d (a stream may last minutes)", got, URLFunctionTimeout)
 	}
 	if got := tpl.Resources["Function"].Properties["Architectures"]; !cmp.Equal(got, []any{"x86_64"}) {
 		t.Errorf("Architectures = %v, want [x86_64]", got)

@@ -76,11 +76,11 @@ func TestCloudFormationSharedState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := CloudFormation(p, TemplateOptions{FunctionURL: true})
+	plain, err := CloudFormation(p, TemplateOptions{RelayConfig: testRelayConfig(), FunctionURL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := CloudFormation(p, TemplateOptions{FunctionURL: true, SharedState: &SharedState{KeyPrefix: "team-a:"}})
+	files, err := CloudFormation(p, TemplateOptions{RelayConfig: testRelayConfig(), FunctionURL: true, SharedState: &SharedState{KeyPrefix: "team-a:"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,9 +58,12 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 			cty.StringVal("arn:"+partitionOf(c.RoleARN)+":iam::"+acct+":role/OrganizationAccountAccessRole"))
 	}
 	if !o.NoFunction {
-		variable(root, "lambda_code_bucket", "S3 bucket (in var.region) holding the bedrock-relay-lambda zip (bootstrap at its root)", cty.NilVal)
-		variable(root, "lambda_code_key", "S3 key of the zip (make lambda builds bedrock-relay-lambda-ARCH.zip)",
-			cty.StringVal("bedrock-relay-lambda-"+o.Arch+".zip"))
+		pkg := CodeKeyPrefix
+		if o.FunctionURL {
+			pkg = URLCodeKeyPrefix
+		}
+		variable(root, "lambda_code_bucket", "S3 bucket (in var.region) holding the "+pkg+" zip (bootstrap at its root)", cty.NilVal)
+		variable(root, "lambda_code_key", "S3 key of the zip (make lambda builds "+pkg+"-ARCH.zip)", cty.StringVal(o.CodeKey()))
 	}
 	ss := o.SharedState
 	if ss != nil {
@@ -103,25 +106,38 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 	}
 	if !o.NoFunction {
 		rolePolicy(root, "caller_logs", prov, PolicyLogs, "caller", logsPolicy(c, o.FunctionName))
+		memory, timeout := 256, 300
+		var vars []hclwrite.ObjectAttrTokens
+		if o.FunctionURL {
+			cfg, err := o.relayConfig()
+			if err != nil {
+				return nil, err
+			}
+			memory, timeout = 512, URLFunctionTimeout
+			vars = append(vars, hclwrite.ObjectAttrTokens{
+				Name:  hclwrite.TokensForIdentifier(RelayConfigVar),
+				Value: relayConfigTokens(cfg, cacheEndpointTemplate()),
+			})
+		} else {
+			// An object constructor rather than a cty map, which would sort the variables.
+			for _, kv := range p.Lambda.Vars() {
+				vars = append(vars, hclwrite.ObjectAttrTokens{
+					Name:  hclwrite.TokensForIdentifier(kv[0]),
+					Value: hclwrite.TokensForValue(cty.StringVal(kv[1])),
+				})
+			}
+		}
 		fn := resource(root, "aws_lambda_function", "relay", prov)
 		fn.SetAttributeValue("function_name", cty.StringVal(o.FunctionName))
 		fn.SetAttributeTraversal("role", hclRef("aws_iam_role", "caller", "arn"))
 		fn.SetAttributeValue("runtime", cty.StringVal("provided.al2023"))
 		fn.SetAttributeValue("handler", cty.StringVal("bootstrap"))
 		fn.SetAttributeValue("architectures", cty.ListVal([]cty.Value{cty.StringVal(o.Arch)}))
-		fn.SetAttributeValue("memory_size", cty.NumberIntVal(256))
-		fn.SetAttributeValue("timeout", cty.NumberIntVal(300))
+		fn.SetAttributeValue("memory_size", cty.NumberIntVal(int64(memory)))
+		fn.SetAttributeValue("timeout", cty.NumberIntVal(int64(timeout)))
 		fn.SetAttributeTraversal("s3_bucket", hclRef("var", "lambda_code_bucket"))
 		fn.SetAttributeTraversal("s3_key", hclRef("var", "lambda_code_key"))
 		fn.AppendNewline()
-		// An object constructor rather than a cty map, which would sort the variables.
-		var vars []hclwrite.ObjectAttrTokens
-		for _, kv := range p.Lambda.Vars() {
-			vars = append(vars, hclwrite.ObjectAttrTokens{
-				Name:  hclwrite.TokensForIdentifier(kv[0]),
-				Value: hclwrite.TokensForValue(cty.StringVal(kv[1])),
-			})
-		}
 		fn.AppendNewBlock("environment", nil).Body().SetAttributeRaw("variables", hclwrite.TokensForObject(vars))
 		if ss != nil {
 			fn.AppendNewline()
@@ -140,9 +156,26 @@ func Terraform(p *Plan, o TemplateOptions) ([]byte, error) {
 		if o.FunctionURL {
 			url := resource(root, "aws_lambda_function_url", "relay", prov)
 			url.SetAttributeTraversal("function_name", hclRef("aws_lambda_function", "relay", "function_name"))
-			url.SetAttributeValue("authorization_type", cty.StringVal("AWS_IAM"))
+			url.SetAttributeValue("authorization_type", cty.StringVal("NONE"))
 			url.SetAttributeValue("invoke_mode", cty.StringVal("RESPONSE_STREAM"))
 			root.AppendNewline()
+			comment(root, "AuthType NONE still needs the function's resource policy to admit everyone, for both actions",
+				"(lambda:InvokeFunction too, for URLs created since October 2025); the relay keys are the gate.")
+			for _, perm := range []struct{ name, action, attr string }{
+				{"relay_url_public_access", "lambda:InvokeFunctionUrl", "function_url_auth_type"},
+				{"relay_url_public_invoke", "lambda:InvokeFunction", "invoked_via_function_url"},
+			} {
+				b := resource(root, "aws_lambda_permission", perm.name, prov)
+				b.SetAttributeTraversal("function_name", hclRef("aws_lambda_function", "relay", "function_name"))
+				b.SetAttributeValue("action", cty.StringVal(perm.action))
+				b.SetAttributeValue("principal", cty.StringVal("*"))
+				if perm.attr == "function_url_auth_type" {
+					b.SetAttributeValue(perm.attr, cty.StringVal("NONE"))
+				} else {
+					b.SetAttributeValue(perm.attr, cty.True)
+				}
+				root.AppendNewline()
+			}
 			output(root, "function_url", hclRef("aws_lambda_function_url", "relay", "function_url"))
 		}
 	}
@@ -262,21 +295,28 @@ func cacheTerraform(root *hclwrite.Body, prov hcl.Traversal, c Caller, s SharedS
 	}))
 	root.AppendNewline()
 
-	endpoint := func(attr string) hcl.Traversal {
-		return hcl.Traversal{hcl.TraverseRoot{Name: "aws_elasticache_serverless_cache"}, hcl.TraverseAttr{Name: "state"},
-			hcl.TraverseAttr{Name: "endpoint"}, hcl.TraverseIndex{Key: cty.NumberIntVal(0)}, hcl.TraverseAttr{Name: attr}}
-	}
-	output(root, "state_endpoint_address", endpoint("address"))
-	output(root, "state_endpoint_port", endpoint("port"))
+	output(root, "state_endpoint_address", cacheEndpoint("address"))
+	output(root, "state_endpoint_port", cacheEndpoint("port"))
 	output(root, "relay_security_group_id", hclRef("aws_security_group", "relay", "id"))
 	// terraform output -raw relay_state_config prints the section as it goes into the relay config.
-	interp := func(attr string) string {
-		return "${" + string(hclwrite.TokensForTraversal(endpoint(attr)).Bytes()) + "}"
-	}
 	out := root.AppendNewBlock("output", []string{"relay_state_config"}).Body()
 	out.SetAttributeValue("description", cty.StringVal("the state: section of the relay config"))
-	out.SetAttributeRaw("value", heredoc(s.StateStanza(interp("address")+":"+interp("port"))))
+	out.SetAttributeRaw("value", heredoc(s.StateStanza(cacheEndpointTemplate())))
 	root.AppendNewline()
+}
+
+// cacheEndpoint is an attribute of the serverless cache's endpoint: aws_elasticache_serverless_cache.state.endpoint[0].ATTR.
+func cacheEndpoint(attr string) hcl.Traversal {
+	return hcl.Traversal{hcl.TraverseRoot{Name: "aws_elasticache_serverless_cache"}, hcl.TraverseAttr{Name: "state"},
+		hcl.TraverseAttr{Name: "endpoint"}, hcl.TraverseIndex{Key: cty.NumberIntVal(0)}, hcl.TraverseAttr{Name: attr}}
+}
+
+// cacheEndpointTemplate is the cache's host:port as HCL template text.
+func cacheEndpointTemplate() string {
+	interp := func(attr string) string {
+		return "${" + string(hclwrite.TokensForTraversal(cacheEndpoint(attr)).Bytes()) + "}"
+	}
+	return interp("address") + ":" + interp("port")
 }
 
 // heredoc is a <<-EOT template of text's lines, indented for an attribute of a top-level block (<<- takes

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestTerraformParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := Terraform(p, TemplateOptions{FunctionURL: true})
+	src, err := Terraform(p, TemplateOptions{RelayConfig: testRelayConfig(), FunctionURL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestTerraformParses(t *testing.T) {
 	if len(fn.blocks) != 1 || fn.blocks[0].Type != "environment" {
 		t.Fatal("lambda: want one environment block")
 	}
-	vars, d := fn.blocks[0].Body.Attributes["variables"].Expr.Value(nil)
+	vars, d := fn.blocks[0].Body.Attributes["variables"].Expr.Value(ctx)
 	if d.HasErrors() {
 		t.Fatal(d)
 	}
@@ -129,17 +130,64 @@ func TestTerraformParses(t *testing.T) {
 	for k, v := range vars.AsValueMap() {
 		gotEnv[k] = v.AsString()
 	}
-	if diff := cmp.Diff(map[string]string{"TARGET_ROLE_ARN": seedTarget, "MODEL_ID": seedProfile, "BEDROCK_REGION": seedRegion}, gotEnv); diff != "" {
-		t.Errorf("lambda environment (-want +got):\n%s", diff)
+	var gotCfg map[string]any
+	if len(gotEnv) != 1 || json.Unmarshal([]byte(gotEnv[RelayConfigVar]), &gotCfg) != nil {
+		t.Fatalf("lambda environment %v: want %s alone, as JSON", gotEnv, RelayConfigVar)
+	}
+	if diff := cmp.Diff(jsonRoundTrip(t, testRelayConfig()), gotCfg); diff != "" {
+		t.Errorf("the function's relay config (-want +got):\n%s", diff)
 	}
 	url, ok := resources["aws_lambda_function_url.relay"]
 	if !ok {
 		t.Fatal("--function-url: no aws_lambda_function_url.relay")
 	}
-	for attr, want := range map[string]string{"authorization_type": "AWS_IAM", "invoke_mode": "RESPONSE_STREAM"} {
+	for attr, want := range map[string]string{"authorization_type": "NONE", "invoke_mode": "RESPONSE_STREAM"} {
 		if v, _ := url.attrs[attr].Expr.Value(nil); v.AsString() != want {
 			t.Errorf("function url %s = %s, want %s", attr, v.AsString(), want)
 		}
+	}
+	for key, want := range map[string]map[string]cty.Value{
+		"aws_lambda_permission.relay_url_public_access": {"action": cty.StringVal("lambda:InvokeFunctionUrl"), "principal": cty.StringVal("*"), "function_url_auth_type": cty.StringVal("NONE")},
+		"aws_lambda_permission.relay_url_public_invoke": {"action": cty.StringVal("lambda:InvokeFunction"), "principal": cty.StringVal("*"), "invoked_via_function_url": cty.True},
+	} {
+		for attr, w := range want {
+			r, ok := resources[key]
+			if !ok {
+				t.Fatalf("no %s", key)
+			}
+			if v, _ := r.attrs[attr].Expr.Value(nil); !v.RawEquals(w) {
+				t.Errorf("%s.%s = %#v, want %#v", key, attr, v, w)
+			}
+		}
+	}
+
+	// Without a Function URL, the function is the direct-invocation one, configured by its four variables.
+	src, err = Terraform(p, TemplateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags = hclparse.NewParser().ParseHCL(src, "direct.tf")
+	if diags.HasErrors() {
+		t.Fatalf("parse: %v\n%s", diags, src)
+	}
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != "resource" || b.Labels[0] != "aws_lambda_function" {
+			continue
+		}
+		vars, d := b.Body.Blocks[0].Body.Attributes["variables"].Expr.Value(nil)
+		if d.HasErrors() {
+			t.Fatal(d)
+		}
+		gotEnv := map[string]string{}
+		for k, v := range vars.AsValueMap() {
+			gotEnv[k] = v.AsString()
+		}
+		if diff := cmp.Diff(map[string]string{"TARGET_ROLE_ARN": seedTarget, "MODEL_ID": seedProfile, "BEDROCK_REGION": seedRegion}, gotEnv); diff != "" {
+			t.Errorf("direct lambda environment (-want +got):\n%s", diff)
+		}
+	}
+	if bytes.Contains(src, []byte("aws_lambda_function_url")) {
+		t.Error("a function URL without --function-url")
 	}
 }
 
@@ -209,10 +257,10 @@ func TestTerraformCanonical(t *testing.T) {
 		opts TemplateOptions
 	}{
 		{"default", TemplateOptions{}},
-		{"function url", TemplateOptions{FunctionURL: true}},
+		{"function url", TemplateOptions{RelayConfig: testRelayConfig(), FunctionURL: true}},
 		{"no function", TemplateOptions{NoFunction: true}},
 		{"x86_64 named", TemplateOptions{Arch: "x86_64", FunctionName: "relay-x"}},
-		{"shared state", TemplateOptions{FunctionURL: true, SharedState: &SharedState{KeyPrefix: "team-a:"}}},
+		{"shared state", TemplateOptions{RelayConfig: testRelayConfig(), FunctionURL: true, SharedState: &SharedState{KeyPrefix: "team-a:"}}},
 		{"shared state, no function", TemplateOptions{NoFunction: true, SharedState: &SharedState{CacheName: "relay-state"}}},
 	}
 	for _, pl := range plans {

@@ -1,70 +1,38 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bedrock-relay/bedrock-relay/internal/testlambda"
 	"github.com/bedrock-relay/bedrock-relay/sandbox"
 )
 
 const seedEvent = `{"prompt": "クロスアカウントでのBedrock呼び出しテストです"}`
 
-// lockedBuffer collects the emulator's output (the function's logs) while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // rie runs the packaged bootstrap under the Lambda Runtime Interface Emulator, pointed at a sandbox.
 type rie struct {
 	sb   *sandbox.Sandbox
 	url  string
-	logs *lockedBuffer
+	logs *testlambda.LockedBuffer
 }
 
 func startRIE(t *testing.T) *rie {
 	t.Helper()
-	if runtime.GOOS != "linux" || lambdaArch[runtime.GOARCH] == "" {
-		t.Skipf("the Lambda emulator runs linux/amd64 or linux/arm64 bootstraps; this is %s/%s", runtime.GOOS, runtime.GOARCH)
+	arch := testlambda.HostArch()
+	if arch == "" {
+		t.Skipf("the Lambda emulator runs linux/amd64 or linux/arm64 bootstraps; this is %s", runtime.GOARCH)
 	}
-	emulator := needTool(t, "aws-lambda-rie", "run .ci/install-rie")
-	dist := buildZips(t)
-	bootstrap := extractBootstrap(t, filepath.Join(dist, "bedrock-relay-lambda-"+lambdaArch[runtime.GOARCH]+".zip"), t.TempDir())
+	testlambda.NeedTool(t, "aws-lambda-rie", "run .ci/install-rie")
+	bootstrap := testlambda.ExtractBootstrap(t, testlambda.Zip(t, "bedrock-relay-lambda", arch), t.TempDir())
 
 	sb, err := sandbox.New(sandbox.DefaultScenario())
 	if err != nil {
@@ -74,12 +42,9 @@ func startRIE(t *testing.T) *rie {
 	t.Cleanup(ts.Close)
 	creds := sb.CallerCredentials()
 
-	addr, apiAddr := freePort(t), freePort(t)
-	cmd := exec.Command(emulator, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
 	// Only what Lambda would give the function, plus the sandbox endpoint: nothing of the developer's own AWS
 	// setup leaks in. The bearer token must be ignored: the function signs as the assumed role.
-	cmd.Env = []string{
+	r := testlambda.StartRIE(t, bootstrap, []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
 		"AWS_REGION=" + sandbox.SeedRegion,
@@ -92,32 +57,8 @@ func startRIE(t *testing.T) *rie {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
 		"TARGET_ROLE_ARN=" + sandbox.TargetRoleARN(sandbox.SmallAccount),
-	}
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() || testing.Verbose() {
-			t.Logf("emulator and function output:\n%s", logs)
-		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator did not listen on %s: %v\n%s", addr, err, logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return &rie{sb: sb, url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs}
+	return &rie{sb: sb, url: r.URL, logs: r.Logs}
 }
 
 type lambdaAnswer struct {

@@ -26,7 +26,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	callerARN := fs.String("caller-role-arn", "", "the caller's Lambda execution role, as an ARN")
 	callerAcct := fs.String("caller-account", "", "the caller account (12 digits), with --caller-role-name")
 	callerName := fs.String("caller-role-name", "bedrock-relay-lambda", "name of the caller's Lambda execution role, with --caller-account")
-	functionURL := fs.Bool("function-url", false, "add a Function URL (AuthType AWS_IAM, InvokeMode RESPONSE_STREAM)")
+	functionURL := fs.Bool("function-url", false, "deploy the relay itself as the function (bedrock-relay-lambda-url-ARCH.zip, serving the config; auth.mode must be keys) behind a Function URL (AuthType NONE: callers present relay keys; InvokeMode RESPONSE_STREAM); without it the function is the direct-invocation bedrock-relay-lambda")
 	arch := fs.String("arch", "arm64", "Lambda architecture: arm64 or x86_64")
 	function := fs.String("function-name", "bedrock-relay", "Lambda function name")
 	noFunction := fs.Bool("no-function", false, "caller side without the Lambda function: the execution role and its policies only")
@@ -83,11 +83,15 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if n := len(cfg.Targets); !*noFunction && (n > 1 || len(cfg.Targets[0].Models) > 1) {
-		fmt.Fprintf(e.stderr, "note: the Lambda function's environment names one target and model (the config's first: %s, %s); the roles and policies cover all of them.\n",
+	opts := setup.TemplateOptions{FunctionName: *function, Arch: *arch, FunctionURL: *functionURL, NoFunction: *noFunction, SharedState: shared}
+	if *functionURL && !*noFunction {
+		if opts.RelayConfig, err = relayConfigForLambda(e, *cfgPath, cfg, shared != nil); err != nil {
+			return err
+		}
+	} else if n := len(cfg.Targets); !*noFunction && (n > 1 || len(cfg.Targets[0].Models) > 1) {
+		fmt.Fprintf(e.stderr, "note: the Lambda function's environment names one target and model (the config's first: %s, %s); the roles and policies cover all of them. --function-url deploys the relay, which serves them all.\n",
 			plan.Lambda.TargetRoleARN, plan.Lambda.ModelID)
 	}
-	opts := setup.TemplateOptions{FunctionName: *function, Arch: *arch, FunctionURL: *functionURL, NoFunction: *noFunction, SharedState: shared}
 
 	if kind == "terraform" {
 		body, err := setup.Terraform(plan, opts)
@@ -129,7 +133,7 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 	for _, f := range files {
 		var params []string
 		if strings.HasPrefix(f.Name, "caller-") && !*noFunction {
-			params = append(params, "CodeS3Bucket=YOUR_BUCKET", "CodeS3Key=bedrock-relay-lambda-"+*arch+".zip")
+			params = append(params, "CodeS3Bucket=YOUR_BUCKET", "CodeS3Key="+opts.CodeKey())
 		}
 		if strings.HasPrefix(f.Name, "caller-") && shared != nil {
 			params = append(params, "VpcId=YOUR_VPC_ID", "SubnetIds=YOUR_SUBNET_A,YOUR_SUBNET_B")
@@ -145,6 +149,30 @@ func runTemplate(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "\nThen the state: section for the relay config:\n  aws cloudformation describe-stacks --stack-name %s --query \"Stacks[0].Outputs[?OutputKey=='RelayStateConfig'].OutputValue\" --output text\n", files[0].Stack)
 	}
 	return nil
+}
+
+// relayConfigForLambda is the config the Function URL relay is deployed with (setup.RelayConfigForLambda),
+// refusing one the relay would refuse: a Function URL is reachable from anywhere, so callers must present
+// relay keys.
+func relayConfigForLambda(e *env, path string, cfg *config.Config, sharedState bool) (map[string]any, error) {
+	if cfg.Auth.Mode != "keys" {
+		return nil, fmt.Errorf("template --function-url: %s has auth.mode %s; the Function URL relay needs auth.mode: keys, since the URL is reachable from anywhere (make keys with `bedrock-relay keys new NAME`)", path, cfg.Auth.Mode)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lc, notes, err := setup.RelayConfigForLambda(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(e.stderr, "note: the function's config (%s) %s.\n", setup.RelayConfigVar, n)
+	}
+	if cfg.State.Backend == config.StateRedis && !sharedState {
+		fmt.Fprintf(e.stderr, "note: the function keeps the config's state.redis; it must reach those addresses (and any password_env or password_file named there must exist in the function), or add --shared-state for a cache the template creates.\n")
+	}
+	return lc, nil
 }
 
 // sharedStateOf is what --shared-state takes from the config: its key prefix. A config that asks for

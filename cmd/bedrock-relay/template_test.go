@@ -2,12 +2,15 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bedrock-relay/bedrock-relay/config"
 )
 
 func TestTemplate(t *testing.T) {
@@ -15,10 +18,12 @@ func TestTemplate(t *testing.T) {
 		golden string
 		args   []string
 	}{
-		{"template-cloudformation.golden", []string{"template", "cloudformation", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url"}},
-		{"template-terraform.golden", []string{"template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-account", "111111111111", "--caller-role-name", "lambda-execution-role", "--function-url"}},
-		{"template-cloudformation-shared-state.golden", []string{"template", "cloudformation", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url", "--shared-state"}},
-		{"template-terraform-shared-state.golden", []string{"template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--shared-state", "--cache-name", "relay-state"}},
+		{"template-cloudformation.golden", []string{"template", "cloudformation", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN}},
+		{"template-cloudformation-function-url.golden", []string{"template", "cloudformation", "--config", "testdata/url-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url"}},
+		{"template-terraform.golden", []string{"template", "terraform", "--config", "testdata/url-relay.yaml", "--caller-account", "111111111111", "--caller-role-name", "lambda-execution-role", "--function-url"}},
+		{"template-cloudformation-shared-state.golden", []string{"template", "cloudformation", "--config", "testdata/url-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url", "--shared-state"}},
+		{"template-terraform-shared-state.golden", []string{"template", "terraform", "--config", "testdata/url-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url", "--shared-state", "--cache-name", "relay-state"}},
+		{"template-terraform-direct.golden", []string{"template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -26,8 +31,15 @@ func TestTemplate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v: %v\n%s", tt.args, err, stderr)
 			}
-			if !strings.Contains(stderr, "the Lambda function's environment names one target and model") {
+			url := strings.Contains(strings.Join(tt.args, " "), "--function-url")
+			if want := "the Lambda function's environment names one target and model"; !url && !strings.Contains(stderr, want) {
 				t.Errorf("stderr %q: want the note that the Lambda takes the first target", stderr)
+			}
+			if want := "left out server.addr: the Function URL is the listener"; url && !strings.Contains(stderr, want) {
+				t.Errorf("stderr %q: want the note %q", stderr, want)
+			}
+			if url && strings.Contains(out, "vpce-0123") {
+				t.Errorf("the function's config keeps source.endpoint:\n%s", out)
 			}
 			golden(t, tt.golden, out)
 			if strings.Contains(tt.golden, "cloudformation") {
@@ -217,5 +229,83 @@ func TestTemplateSharedStateErrors(t *testing.T) {
 	_, stderr, err := runSetupCmd(t, nil, "template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--cache-name", "relay-state")
 	if err != errUsage || !strings.Contains(stderr, "add --shared-state") {
 		t.Errorf("--cache-name without --shared-state: got %v, stderr %q: want a usage error", err, stderr)
+	}
+}
+
+// TestTemplateFunctionURL: --function-url deploys the relay package with the config the relay would serve,
+// refuses a config without relay keys (the URL is public) and one too large for Lambda's environment, and
+// prints the deploy parameters of the relay's zip.
+func TestTemplateFunctionURL(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, err := runSetupCmd(t, nil, "template", "cloudformation", "--config", "testdata/url-relay.yaml",
+		"--caller-role-arn", seedCallerARN, "--function-url", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if want := "CodeS3Key=bedrock-relay-lambda-url-arm64.zip"; !strings.Contains(out, want) {
+		t.Errorf("deploy commands: want %s in:\n%s", want, out)
+	}
+	body, err := os.ReadFile(filepath.Join(dir, "caller-account-111111111111.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Type       string         `yaml:"Type"`
+			Properties map[string]any `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(body, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	env := tpl.Resources["Function"].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	raw, _ := env["BEDROCK_RELAY_CONFIG_YAML"].(string)
+	cfg := config.Default()
+	if err := config.Parse([]byte(raw), &cfg); err != nil {
+		t.Fatalf("the function's config %q does not parse: %v", raw, err)
+	}
+	cfg.FillDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("the function's config does not validate: %v", err)
+	}
+	if cfg.Auth.Mode != "keys" || len(cfg.Auth.Keys) != 1 || len(cfg.Targets) != 3 || !cfg.Server.AccessLog || cfg.Source.Endpoint != "" || cfg.Server.Addr != config.Default().Server.Addr {
+		t.Errorf("the function's config: auth %+v, %d targets, access log %v, endpoint %q, addr %q; want the file's keys and targets, the access log, no endpoint, the default address",
+			cfg.Auth, len(cfg.Targets), cfg.Server.AccessLog, cfg.Source.Endpoint, cfg.Server.Addr)
+	}
+	for name, want := range map[string]map[string]any{
+		"FunctionUrl":             {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"},
+		"FunctionUrlPublicAccess": {"Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionUrlAuthType": "NONE"},
+		"FunctionUrlPublicInvoke": {"Action": "lambda:InvokeFunction", "Principal": "*", "InvokedViaFunctionUrl": true},
+	} {
+		for k, v := range want {
+			if got := tpl.Resources[name].Properties[k]; got != v {
+				t.Errorf("%s.%s = %v, want %v", name, k, got, v)
+			}
+		}
+	}
+
+	// auth.mode none: the relay would refuse to start behind a public URL, so the template refuses first.
+	_, _, err = runSetupCmd(t, nil, "template", "terraform", "--config", "testdata/policy-relay.yaml", "--caller-role-arn", seedCallerARN, "--function-url")
+	if err == nil || errors.Is(err, errUsage) || !strings.Contains(err.Error(), "needs auth.mode: keys") {
+		t.Errorf("auth none with --function-url: got %v, want an error asking for auth.mode: keys", err)
+	}
+	// A config beyond Lambda's 4 KB of environment.
+	big, err := os.ReadFile("testdata/url-relay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&keys, "    - name: team-%02d\n      sha256: %s\n", i, config.HashKey(fmt.Sprint("brk-", i)))
+	}
+	bigPath := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(bigPath, []byte(strings.Replace(string(big), "  keys:\n", "  keys:\n"+keys.String(), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"cloudformation", "terraform"} {
+		_, _, err = runSetupCmd(t, nil, "template", kind, "--config", bigPath, "--caller-role-arn", seedCallerARN, "--function-url")
+		if err == nil || !strings.Contains(err.Error(), "Lambda allows 4096 bytes") {
+			t.Errorf("%s, a 41-key config: got %v, want an error about Lambda's 4 KB environment", kind, err)
+		}
 	}
 }
