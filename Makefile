@@ -2,17 +2,35 @@
 GO ?= go
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: test deps vet demo build
-test: deps vet
-	$(GO) test -race -count=1 ./...
+.PHONY: test deps lint vet demo build
+# make test: the test tools (deps), the cheap checks (lint), the Lambda packages once for the end-to-end
+# suites, every package's tests under the race detector through gotestsum (a line per package as its suite
+# ends, the output of what failed, then the slowest tests), and go vet on the race build go test made.
+TEST_DIST := $(CURDIR)/dist/test
+test: deps lint
+	@echo "== building the Lambda packages once for the end-to-end suites (make lambda DIST=dist/test)"
+	@start=$$(date +%s); $(MAKE) --no-print-directory lambda DIST=$(TEST_DIST) || exit 1; \
+		echo "   built in $$(( $$(date +%s) - start ))s"
+	@echo "== go test -race ./... over $$($(GO) list ./... | wc -l) packages: a first run compiles every dependency with the race detector,"
+	@echo "   which takes minutes on 2 cores; then each package prints a line as its suite ends"
+	@start=$$(date +%s); BEDROCK_RELAY_LAMBDA_DIST=$(TEST_DIST) gotestsum --format pkgname-and-test-fails --format-icons text \
+		--jsonfile $(TEST_DIST)/go-test.json -- -race -count=1 ./...; rc=$$?; \
+		echo "   go test took $$(( $$(date +%s) - start ))s; the slowest tests (5s and more):"; \
+		gotestsum tool slowest --jsonfile $(TEST_DIST)/go-test.json --threshold 5s | sed 's/^/   /'; exit $$rc
+	@echo "== go vet -race ./... (on the packages go test compiled)"
+	@$(GO) vet -race ./...
 
 deps:
-	bash .ci/install-deps
+	@bash .ci/install-deps
 
-vet:
-	$(GO) vet ./...
+# The checks that need no compiling: formatting and a tidy go.mod.
+lint:
+	@echo "== gofmt, go mod tidy -diff"
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod / go.sum are not tidy: run go mod tidy (the diff is above)"; exit 1; }
+
+vet: lint
+	$(GO) vet ./...
 
 demo:
 	$(GO) run ./cmd/bedrock-relay demo
@@ -20,21 +38,27 @@ demo:
 build:
 	$(GO) build -o bin/bedrock-relay ./cmd/bedrock-relay
 
-# Lambda packages (runtime provided.al2023): $(DIST)/bedrock-relay-lambda-{arm64,x86_64}.zip, each holding a
-# static `bootstrap`. `make lambda DIST=/elsewhere` puts them elsewhere (the package test does).
+# Lambda packages (runtime provided.al2023), each a zip holding a static `bootstrap`:
+#   $(DIST)/bedrock-relay-lambda-ARCH.zip      the seed's function, invoked directly (cmd/bedrock-relay-lambda)
+#   $(DIST)/bedrock-relay-lambda-url-ARCH.zip  the relay itself behind a Function URL (cmd/bedrock-relay-lambda-url)
+# for ARCH in arm64 and x86_64. `make lambda DIST=/elsewhere` puts them elsewhere; `make lambda LAMBDA_ARCHS=x86_64`
+# builds one architecture.
 DIST ?= dist
-LAMBDA_ARCHS := arm64 x86_64
+LAMBDA_ARCHS ?= arm64 x86_64
+LAMBDA_PKGS := bedrock-relay-lambda bedrock-relay-lambda-url
 goarch_arm64 := arm64
 goarch_x86_64 := amd64
 
 .PHONY: lambda FORCE
-lambda: $(foreach a,$(LAMBDA_ARCHS),$(DIST)/bedrock-relay-lambda-$(a).zip)
+lambda: $(foreach p,$(LAMBDA_PKGS),$(foreach a,$(LAMBDA_ARCHS),$(DIST)/$(p)-$(a).zip))
 
-$(DIST)/bedrock-relay-lambda-%.zip: FORCE
-	@test -n "$(goarch_$*)" || { echo "unknown Lambda architecture $* (want one of $(LAMBDA_ARCHS))"; exit 1; }
-	@mkdir -p $(DIST)/lambda-$*
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(goarch_$*) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
-		-o $(DIST)/lambda-$*/bootstrap ./cmd/bedrock-relay-lambda
-	rm -f $@
-	cd $(DIST)/lambda-$* && zip -q -X $(abspath $@) bootstrap
+# The package is the name up to the last dash, the architecture what follows it.
+$(DIST)/%.zip: FORCE
+	@pkg=$$(echo '$*' | sed 's/-[^-]*$$//'); arch=$$(echo '$*' | sed 's/.*-//'); \
+	case $$arch in arm64) goarch=arm64;; x86_64) goarch=amd64;; *) echo "unknown Lambda architecture $$arch (want arm64 or x86_64)"; exit 1;; esac; \
+	test -d cmd/$$pkg || { echo "no Lambda package $$pkg (want one of $(LAMBDA_PKGS))"; exit 1; }; \
+	mkdir -p $(DIST)/$*; \
+	echo "building $@ (GOARCH=$$goarch)"; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(DIST)/$*/bootstrap ./cmd/$$pkg && \
+	rm -f $@ && cd $(DIST)/$* && zip -q -X $(abspath $@) bootstrap
 FORCE:

@@ -69,10 +69,7 @@ func TestDocsCommands(t *testing.T) {
 	if len(blocks) == 0 {
 		t.Fatal("no runnable shell blocks in README.md or docs/*.md")
 	}
-	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "bedrock-relay"), ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := filepath.Dir(relayBinary(t))
 	sb, err := sandbox.New(sandbox.DefaultScenario())
 	if err != nil {
 		t.Fatal(err)

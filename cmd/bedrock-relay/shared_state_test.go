@@ -40,10 +40,7 @@ const (
 // would run: together they keep to one account's quota, a throttle one sees moves every one off the
 // target, and Redis going away mid-burst fails no request.
 func TestSharedStateAcrossProcesses(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "bedrock-relay")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := relayBinary(t)
 
 	// 2 and 3 replicas in front of one account with a quota of 30 requests a minute, each configured with
 	// that budget; 60 requests spread over them at once. Alone, each would admit 30.
