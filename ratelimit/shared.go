@@ -44,6 +44,15 @@ type Noticer interface {
 	Listen(fn func(Notice))
 }
 
+// Leaser is implemented by a [Shared] store that can charge several requests in one round trip: Lease is
+// Reserve for up to n requests of need tokens each, charging as many as fit (one at least, or none and a
+// refusal) and saying how many in SharedAnswer.Granted. A table given such a store takes a lease when a key's
+// shared windows have room to spare and its own traffic keeps up, and admits the next requests from the lease
+// without a round trip (see [WithShared]).
+type Leaser interface {
+	Lease(name string, b Budget, n, need int) (SharedAnswer, error)
+}
+
 // Notice is one process's news of a key to the others.
 type Notice struct {
 	Name string
@@ -62,6 +71,9 @@ type Hold struct {
 
 // SharedAnswer is a shared store's answer to [Shared.Reserve].
 type SharedAnswer struct {
+	// Granted is how many requests were charged (a [Leaser]'s lease may take several); 0 or 1 for Reserve,
+	// where Err says which.
+	Granted int
 	// Hold is what Settle needs, when the reservation was charged.
 	Hold Hold
 	// Err is nil when the reservation was charged, else why not: ErrRequests, ErrTokens, ErrDaily,
@@ -85,6 +97,16 @@ func SharedName(k Key) string { return "tm:" + k.Target + "/" + k.Model }
 // Snapshot and for deciding alone, at share (0 < share <= 1; anything else counts as 1) of each budget, while
 // s cannot answer; what it admits then is not replayed to s later. The failure policy's soft backoffs and
 // probes stay per process.
+//
+// When s is a [Leaser], a key whose shared windows have room to spare is charged a lease at a time: up to
+// leaseMax requests (and their tokens, at the size of the request that took it) in one round trip, as many as
+// fit in share / leaseFraction of what the windows have left, and never more than twice what the key's
+// previous lease served (so a key with little traffic takes leases of one: a plain reservation). The next
+// requests are admitted from the lease without a round trip while it lasts (leaseLife), and what it has left
+// then is given back. The lease is charged in the shared windows when taken, so together the processes never
+// admit more than a budget; near a limit, leases shrink to one request. A request admitted from a lease
+// counts in the bucket the lease was charged in, up to leaseLife (one bucket) before its own: the window lets
+// it out that much earlier, which leases being at most share / leaseFraction of what is left bounds.
 func WithShared(s Shared, share float64) Option {
 	return func(t *Table) {
 		if share <= 0 || share > 1 {
@@ -190,8 +212,102 @@ func (b Budget) share(f float64, need int) Budget {
 		TokensPerDay: part(b.TokensPerDay, need)}
 }
 
+// Leases (WithShared with a Leaser).
+const (
+	leaseMax      = 256
+	leaseFraction = 8
+	leaseLife     = int64(time.Second)
+)
+
+// lease is what a key's latest lease has left.
+type lease struct {
+	id           uint64
+	hold         Hold
+	size         int   // requests it was granted
+	left, tokens int   // requests and tokens it has left
+	until        int64 // when it ends
+	served       int   // requests it admitted
+	ended        bool
+}
+
+// leaseSize is how many requests of need tokens the next reservation asks for: 1 without a Leaser, a fresh
+// view of the shared windows, or traffic to use more; else as many as fit in share / leaseFraction of what
+// the windows have left, up to twice what the previous lease served, and leaseMax. The caller holds e.mu.
+func (t *Table) leaseSize(e *entry, now int64, need int, b Budget) int {
+	if _, ok := t.shared.(Leaser); !ok || !e.seen.ok || now-e.seen.at >= seenFresh || e.seen.freeAt > now {
+		return 1
+	}
+	n := min(leaseMax, max(e.leaseCap, 1))
+	part := func(limit, used, per int) {
+		if limit > 0 && per > 0 {
+			n = min(n, int(t.share*float64(limit-used)/leaseFraction)/per)
+		}
+	}
+	part(b.RequestsPerMinute, e.seen.count, 1)
+	part(b.TokensPerMinute, e.seen.tokens, need)
+	part(b.TokensPerDay, e.seen.day, need)
+	return max(n, 1)
+}
+
+// fromLease admits one request of need tokens from the key's lease, if it has room and is still on; the
+// caller holds e.mu and has checked the local budgets and cooldowns.
+func (e *entry) fromLease(now int64, need int) (*lease, bool) {
+	l := e.lease
+	if l == nil || l.left < 1 || l.tokens < need || now >= l.until || e.halfOpen || e.probing {
+		return nil, false
+	}
+	l.left--
+	l.tokens -= need
+	l.served++
+	return l, true
+}
+
+// keepLease makes a newly granted lease (its first request already taken from it) the key's, ending the one
+// before; the caller holds e.mu.
+func (t *Table) keepLease(e *entry, now int64, a SharedAnswer, need int) *lease {
+	e.leaseSeq++
+	l := &lease{id: e.leaseSeq, hold: a.Hold, size: a.Granted, left: a.Granted - 1, tokens: (a.Granted - 1) * need,
+		until: now + leaseLife, served: 1}
+	if l.left == 0 {
+		return l // nothing to keep: the windows had room for one
+	}
+	if old := e.lease; old != nil && !old.ended {
+		t.endLease(e, old, now)
+	}
+	e.lease = l
+	id := l.id
+	time.AfterFunc(time.Duration(leaseLife), func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.lease != nil && e.lease.id == id && !e.lease.ended {
+			t.endLease(e, e.lease, e.lease.until)
+		}
+	})
+	return l
+}
+
+// endLease gives back what l has left and sizes the next lease by what it served: as much when it ran out of
+// time with requests left, twice that when they were used up (or a request was too large for its tokens).
+// The caller holds e.mu.
+func (t *Table) endLease(e *entry, l *lease, now int64) {
+	l.ended = true
+	if l.left > 0 || l.tokens > 0 {
+		e.store.Settle(e.name, l.hold, -l.left, -l.tokens)
+	}
+	if l.left > 0 && now >= l.until {
+		e.leaseCap = max(l.served, 1)
+	} else {
+		e.leaseCap = min(2*l.served, leaseMax)
+	}
+	l.left, l.tokens = 0, 0
+	if e.lease == l {
+		e.lease = nil
+	}
+}
+
 // reserveShared is Reserve with a shared store: the local checks first (they refuse without a round trip),
-// then the store's atomic check-and-charge, then the charge in this table's own windows.
+// then the key's lease if it has room, else the store's atomic check-and-charge (of a lease, when the
+// windows have room for one), then the charge in this table's own windows.
 func (t *Table) reserveShared(k Key, inputTokens, maxTokens, burndown int) (Reservation, error) {
 	need := max(inputTokens, 0) + max(maxTokens, 0)
 	e := t.entry(k)
@@ -208,15 +324,35 @@ func (t *Table) reserveShared(k Key, inputTokens, maxTokens, burndown int) (Rese
 		e.mu.Unlock()
 		return Reservation{}, &LimitError{Key: k, Err: ErrCoolingDown, RetryAfter: t.policy.ProbeWait, Cause: cause}
 	}
+	if l, ok := e.fromLease(now, need); ok {
+		slot, gen := e.charge(now, need, burndown)
+		f := &e.flights[slot]
+		f.hold, f.shared, f.lease = l.hold, true, l.id
+		e.mu.Unlock()
+		return Reservation{e: e, slot: slot, gen: gen}, nil
+	}
+	if l := e.lease; l != nil && !l.ended {
+		t.endLease(e, l, now) // used up, too small for this request, or over
+	}
 	probe := e.halfOpen
 	if probe { // this request is the probe: claim it now, so that the others wait while the store answers
 		e.halfOpen, e.probing, e.probeSlot = false, true, -1
 	}
 	b := e.budget
+	n := 1
+	if !probe {
+		n = t.leaseSize(e, now, need, b)
+	}
 	e.mu.Unlock()
 
 	// The round trip runs outside the key's lock, so that one key's requests do not queue behind it.
-	ans, serr := t.shared.Reserve(e.name, b, need)
+	var ans SharedAnswer
+	var serr error
+	if n > 1 {
+		ans, serr = t.shared.(Leaser).Lease(e.name, b, n, need)
+	} else {
+		ans, serr = t.shared.Reserve(e.name, b, need)
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -245,6 +381,15 @@ func (t *Table) reserveShared(k Key, inputTokens, maxTokens, burndown int) (Rese
 	if serr == nil {
 		f := &e.flights[slot]
 		f.hold, f.shared = ans.Hold, true
+		if ans.Granted > 1 {
+			f.lease = t.keepLease(e, now, ans, need).id
+		} else if n == 1 {
+			// Two plain reservations within a lease's life: the next may ask for two.
+			if e.plainAt != 0 && now-e.plainAt < leaseLife {
+				e.leaseCap = max(e.leaseCap, 2)
+			}
+			e.plainAt = now
+		}
 	}
 	if claimed {
 		e.probeSlot, e.probeGen = slot, gen

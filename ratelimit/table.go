@@ -142,6 +142,11 @@ type entry struct {
 	store Shared
 	name  string
 	seen  seen
+	// With a Leaser: the current lease, and how the next is sized.
+	lease    *lease
+	leaseSeq uint64
+	leaseCap int   // requests the next lease may ask for at most (0: 1)
+	plainAt  int64 // when the latest plain reservation was granted
 }
 
 // flight is one outstanding reservation.
@@ -153,6 +158,7 @@ type flight struct {
 	day      int64
 	hold     Hold // the shared store's buckets holding it, when shared
 	shared   bool
+	lease    uint64 // the lease it came from (0: none)
 }
 
 func (t *Table) since(tm time.Time) int64 { return int64(tm.Sub(t.epoch)) }
@@ -268,7 +274,7 @@ func (e *entry) charge(now int64, need, burndown int) (int32, uint32) {
 	f.burndown = max(burndown, 1)
 	f.minute = e.minute.add(now, 1, need)
 	f.day = e.day.add(now, 0, need)
-	f.hold, f.shared = Hold{}, false
+	f.hold, f.shared, f.lease = Hold{}, false, 0
 	e.inFlight++
 	e.inFlightTokens += need
 	return slot, f.gen
@@ -355,7 +361,11 @@ func (r Reservation) Cancel() {
 	}
 	r.e.minute.adjust(f.minute, -1, -f.reserved)
 	r.e.day.adjust(f.day, 0, -f.reserved)
-	if f.shared {
+	if l := r.e.lease; f.lease != 0 && l != nil && l.id == f.lease && !l.ended {
+		l.left++ // back into the lease it came from, still charged in the shared windows
+		l.tokens += f.reserved
+		l.served--
+	} else if f.shared {
 		r.e.store.Settle(r.e.name, f.hold, -1, -f.reserved)
 	}
 }

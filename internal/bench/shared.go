@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -190,6 +191,14 @@ func (b *bench) measureShared(ctx context.Context) (*sharedResult, error) {
 	}
 	b.logf("shared   redis-server ran %d scripts (EVALSHA+EVAL) for %d requests to the redis relays, %v of its time each; local reservations %v",
 		res.scripts, res.sent, res.scriptTime/time.Duration(max(1, res.sent)), res.local)
+	var all []string
+	for cmd, st := range after {
+		if n := st.calls - before[cmd].calls; n > 0 {
+			all = append(all, fmt.Sprintf("%s %d", cmd, n))
+		}
+	}
+	sort.Strings(all)
+	b.logf("shared   redis-server commands over the phase: %s", strings.Join(all, ", "))
 	return res, nil
 }
 

@@ -21,9 +21,11 @@
 // A reservation is one round trip: a Lua script (reserve.lua, loaded once and run with EVALSHA, falling back to
 // EVAL after NOSCRIPT) reads the server's clock (TIME, so replicas with skewed clocks agree), sums the live
 // buckets, refuses with the wait and the cause when the budget passed with the call or a cooldown forbids, and
-// otherwise charges the current buckets and returns them. Settlements (settle.lua: Commit's and Cancel's
-// corrections) and cooldowns (cooldown.lua) are queued and written by one background goroutine in pipelined
-// batches, off the request's path.
+// otherwise charges the current buckets and returns them. [Store.Lease] runs the same script for up to n
+// requests at once, charging as many as fit (the table's leases, see ratelimit.WithShared). Settlements
+// (settle.lua: Commit's and Cancel's corrections, and what an ended lease gives back) are summed per bucket
+// and written every settleLinger; cooldowns (cooldown.lua) and notices are queued; one background goroutine
+// writes both in pipelined batches, off the request's path.
 //
 // # When Redis is in trouble
 //

@@ -11,6 +11,7 @@ type metrics struct {
 	errors    *prometheus.CounterVec
 	dropped   prometheus.Counter
 	notices   prometheus.Counter
+	calls     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,9 +28,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Settlements, cooldowns and notices not written to the state backend (unreachable, or the queue full); they are not replayed."}),
 		notices: prometheus.NewCounter(prometheus.CounterOpts{Name: "bedrock_relay_state_notices_received_total",
 			Help: "Soft backoffs and hard cooldowns other relays announced through the state backend, applied here."}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bedrock_relay_state_reserve_calls_total",
+			Help: "Round trips to the state backend that check and charge a budget, by kind: reserve (one request) or lease (several, admitted from it without round trips)."}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.up, m.fallbacks, m.local, m.errors, m.dropped, m.notices)
+		reg.MustRegister(m.up, m.fallbacks, m.local, m.errors, m.dropped, m.notices, m.calls)
 	}
 	return m
 }

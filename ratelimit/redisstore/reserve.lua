@@ -2,23 +2,26 @@
 --
 -- KEYS[1] the minute window (hash), KEYS[2] the day window (hash), KEYS[3] the cooldown (string: its cause).
 -- ARGV requests/minute, tokens/minute, tokens/day (0: unlimited), the tokens needed, then the minute window's
--- span and bucket width and the day window's, in ms.
+-- span and bucket width and the day window's, in ms, then how many requests of that many tokens to charge at
+-- most (a lease; absent: 1). As many as fit are charged, one at least, or none and a refusal.
 --
 -- A window is a hash of buckets: field "r<n>" counts the requests of bucket n (the time / width), "t<n>" its
 -- tokens. Bucket n counts until one span after its end, so the window is at most one bucket stricter than an
 -- exact sliding one; fields past that are deleted when next read, and the whole hash expires one span and
 -- two widths after its latest write.
 --
--- Returns {code, wait, minute bucket, day bucket, minute requests, minute tokens, day tokens, cooldown, cause}:
--- code 0 charged, 1 requests, 2 tokens, 3 daily, 4 cooling down, 5 too large; wait and cooldown in ms; the
--- buckets -1 where nothing was charged; the sums after the answer (0 for a window an unlimited budget skips).
+-- Returns {code, wait, minute bucket, day bucket, minute requests, minute tokens, day tokens, cooldown, cause,
+-- granted}: code 0 charged, 1 requests, 2 tokens, 3 daily, 4 cooling down, 5 too large; wait and cooldown in
+-- ms; the buckets -1 where nothing was charged; the sums after the answer (0 for a window an unlimited budget
+-- skips); how many requests were charged, each with the tokens needed (0 when refused).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rpm, tpm, tpd, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local mspan, mwidth, dspan, dwidth = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local want = math.max(math.floor(tonumber(ARGV[9] or '1') or 1), 1)
 
 if (tpm > 0 and need > tpm) or (tpd > 0 and need > tpd) then
-  return {5, 0, -1, -1, 0, 0, 0, 0, ''}
+  return {5, 0, -1, -1, 0, 0, 0, 0, '', 0}
 end
 
 -- load sums the live buckets of a window, deletes the dead ones, and lists the live ones as {n, requests,
@@ -93,24 +96,39 @@ if day then
 end
 local cool = redis.call('PTTL', KEYS[3])
 if cool > 0 then
-  return {4, math.max(w, cool), -1, -1, mn, mt, dt, cool, redis.call('GET', KEYS[3]) or ''}
+  return {4, math.max(w, cool), -1, -1, mn, mt, dt, cool, redis.call('GET', KEYS[3]) or '', 0}
 end
 if code ~= 0 then
-  return {code, w, -1, -1, mn, mt, dt, 0, ''}
+  return {code, w, -1, -1, mn, mt, dt, 0, '', 0}
 end
+
+-- One request fits; a lease takes as many more as fit, up to want.
+local g = want
+if rpm > 0 then
+  g = math.min(g, rpm - mn)
+end
+if need > 0 then
+  if tpm > 0 then
+    g = math.min(g, math.floor((tpm - mt) / need))
+  end
+  if day then
+    g = math.min(g, math.floor((tpd - dt) / need))
+  end
+end
+g = math.max(g, 1)
 
 local mi, di = -1, -1
 if minute then
   mi = math.floor(now / mwidth)
-  redis.call('HINCRBY', KEYS[1], 'r' .. mi, 1)
-  redis.call('HINCRBY', KEYS[1], 't' .. mi, ARGV[4])
+  redis.call('HINCRBY', KEYS[1], 'r' .. mi, g)
+  redis.call('HINCRBY', KEYS[1], 't' .. mi, g * need)
   redis.call('PEXPIRE', KEYS[1], mspan + 2 * mwidth)
-  mn, mt = mn + 1, mt + need
+  mn, mt = mn + g, mt + g * need
 end
 if day then
   di = math.floor(now / dwidth)
-  redis.call('HINCRBY', KEYS[2], 't' .. di, ARGV[4])
+  redis.call('HINCRBY', KEYS[2], 't' .. di, g * need)
   redis.call('PEXPIRE', KEYS[2], dspan + 2 * dwidth)
-  dt = dt + need
+  dt = dt + g * need
 end
-return {0, 0, mi, di, mn, mt, dt, 0, ''}
+return {0, 0, mi, di, mn, mt, dt, 0, '', g}

@@ -115,16 +115,21 @@ type Store struct {
 	mu     sync.Mutex
 	reason string // why the store is in fallback
 
-	q     chan write
-	wake  chan struct{}
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	close sync.Once
+	q    chan write
+	wake chan struct{}
+	// The corrections waiting for the writer, summed by buckets (Settle).
+	smu     sync.Mutex
+	settles map[settleKey][2]int
+	swake   chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	close   sync.Once
 }
 
 var (
 	_ ratelimit.Shared  = (*Store)(nil)
 	_ ratelimit.Noticer = (*Store)(nil)
+	_ ratelimit.Leaser  = (*Store)(nil)
 )
 
 // keys are one name's keys, built once: minute, day, cooldown; then the first two for settle and the last
@@ -173,6 +178,8 @@ func New(o Options) *Store {
 		m:        newMetrics(o.Registerer),
 		q:        make(chan write, queueSize),
 		wake:     make(chan struct{}, 1),
+		settles:  make(map[settleKey][2]int),
+		swake:    make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
 	s.up.Store(true)
@@ -254,14 +261,25 @@ var errFallback = errors.New("redisstore: redis cannot be reached; deciding on l
 // Reserve runs the reserve script: one round trip, bounded by the timeout. While the store is in fallback
 // it answers an error at once.
 func (s *Store) Reserve(name string, b ratelimit.Budget, need int) (ratelimit.SharedAnswer, error) {
+	return s.Lease(name, b, 1, need)
+}
+
+// Lease is Reserve for up to n requests of need tokens each, in the same round trip: as many as fit, one at
+// least (SharedAnswer.Granted says how many).
+func (s *Store) Lease(name string, b ratelimit.Budget, n, need int) (ratelimit.SharedAnswer, error) {
 	if !s.up.Load() {
 		s.m.local.Inc()
 		return ratelimit.SharedAnswer{}, errFallback
 	}
+	kind := "reserve"
+	if n > 1 {
+		kind = "lease"
+	}
+	s.m.calls.WithLabelValues(kind).Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	v, err := reserveScript.Run(ctx, s.c, s.keys(name).reserve, b.RequestsPerMinute, b.TokensPerMinute, b.TokensPerDay,
-		max(need, 0), minuteSpan, minuteWidth, daySpan, dayWidth).Slice()
+		max(need, 0), minuteSpan, minuteWidth, daySpan, dayWidth, max(n, 1)).Slice()
 	if err == nil {
 		var a ratelimit.SharedAnswer
 		if a, err = answer(v); err == nil {
@@ -275,11 +293,14 @@ func (s *Store) Reserve(name string, b ratelimit.Budget, need int) (ratelimit.Sh
 
 // answer reads the reserve script's reply (see reserve.lua).
 func answer(v []any) (ratelimit.SharedAnswer, error) {
-	if len(v) != 9 {
-		return ratelimit.SharedAnswer{}, fmt.Errorf("reserve script answered %d values, want 9", len(v))
+	if len(v) != 10 {
+		return ratelimit.SharedAnswer{}, fmt.Errorf("reserve script answered %d values, want 10", len(v))
 	}
-	var n [8]int64
+	var n [10]int64
 	for i := range n {
+		if i == 8 {
+			continue // the cause
+		}
 		x, ok := v[i].(int64)
 		if !ok {
 			return ratelimit.SharedAnswer{}, fmt.Errorf("reserve script answered %T at %d, want an integer", v[i], i)
@@ -288,6 +309,7 @@ func answer(v []any) (ratelimit.SharedAnswer, error) {
 	}
 	cause, _ := v[8].(string)
 	a := ratelimit.SharedAnswer{
+		Granted:        int(n[9]),
 		Hold:           ratelimit.Hold{Minute: n[2], Day: n[3]},
 		Wait:           time.Duration(n[1]) * time.Millisecond,
 		MinuteRequests: int(n[4]), MinuteTokens: int(n[5]), DayTokens: int(n[6]),
@@ -326,12 +348,59 @@ func causeOf(name string) ratelimit.Cause {
 	return ratelimit.CauseFault // a cause this relay does not know: out of rotation all the same
 }
 
-// Settle queues a correction of a granted reservation's buckets.
+// settleLinger is how long a correction waits for others to the same buckets: within it, the corrections
+// of every request a bucket holds are summed and written as one (a round trip costs the relay more in
+// wake-ups than in the call itself). Most corrections give back what a reservation estimated beyond the
+// answer, so their waiting leaves a window stricter meanwhile; one that takes more (an answer longer than
+// estimated) is late by at most this.
+const settleLinger = 250 * time.Millisecond
+
+// settleKey is the buckets corrections are summed by.
+type settleKey struct {
+	name        string
+	minute, day int64
+}
+
+// Settle sums a correction of a granted reservation's buckets into those waiting (settleLinger) for the
+// background writer.
 func (s *Store) Settle(name string, h ratelimit.Hold, requests, tokens int) {
 	if (h.Minute < 0 && h.Day < 0) || (requests == 0 && tokens == 0) {
 		return
 	}
-	s.enqueue(write{script: settleScript, keys: s.keys(name).settle, args: []any{h.Minute, h.Day, requests, tokens}})
+	if !s.up.Load() {
+		s.m.dropped.Inc()
+		return
+	}
+	k := settleKey{name, h.Minute, h.Day}
+	s.smu.Lock()
+	first := len(s.settles) == 0
+	if len(s.settles) >= queueSize {
+		s.smu.Unlock()
+		s.m.dropped.Inc()
+		return
+	}
+	d := s.settles[k]
+	s.settles[k] = [2]int{d[0] + requests, d[1] + tokens}
+	s.smu.Unlock()
+	if first {
+		select {
+		case s.swake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// takeSettles appends the waiting corrections to batch, one write per buckets, and empties them.
+func (s *Store) takeSettles(batch []write) []write {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	for k, d := range s.settles {
+		if d[0] != 0 || d[1] != 0 {
+			batch = append(batch, write{script: settleScript, keys: s.keys(k.name).settle, args: []any{k.minute, k.day, d[0], d[1]}})
+		}
+		delete(s.settles, k)
+	}
+	return batch
 }
 
 // Cooldown queues a cooldown, or its end (d <= 0), and its notice to the other processes.
@@ -441,21 +510,31 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 }
 
-// writer writes the queued settlements and cooldowns in batches: what has queued up while the previous
-// batch was written goes in one pipeline.
+// writer writes the queued cooldowns and notices in batches (what has queued up while the previous batch was
+// written goes in one pipeline), and the summed corrections settleLinger after the first of them; a Flush
+// marker takes those along at once.
 func (s *Store) writer() {
 	defer s.wg.Done()
 	batch := make([]write, 0, maxBatch)
+	var linger <-chan time.Time
 	for {
+		batch = batch[:0]
 		select {
 		case w := <-s.q:
-			batch = append(batch[:0], w)
+			batch = append(batch, w)
+		case <-s.swake:
+			if linger == nil {
+				linger = time.After(settleLinger)
+			}
+			continue
+		case <-linger:
+			linger = nil
+			batch = s.takeSettles(batch)
 		case <-s.stop:
-			batch = batch[:0]
 			for len(batch) < maxBatch && len(s.q) > 0 {
 				batch = append(batch, <-s.q)
 			}
-			s.write(batch)
+			s.write(s.takeSettles(batch))
 			return
 		}
 	more:
@@ -467,7 +546,16 @@ func (s *Store) writer() {
 				break more
 			}
 		}
-		s.write(batch)
+		for _, w := range batch {
+			if w.done != nil { // Flush: the corrections too, before the marker is closed
+				batch = s.takeSettles(batch)
+				linger = nil
+				break
+			}
+		}
+		if len(batch) > 0 {
+			s.write(batch)
+		}
 	}
 }
 
@@ -495,9 +583,16 @@ func (s *Store) write(batch []write) {
 		}
 	}
 	var failed error
+	// Flush markers are closed last, once every write of the batch (a NOSCRIPT one run again) is done.
+	defer func() {
+		for _, w := range batch {
+			if w.done != nil {
+				close(w.done)
+			}
+		}
+	}()
 	for i, w := range batch {
 		if w.done != nil {
-			close(w.done)
 			continue
 		}
 		cmd := cmds[i]
