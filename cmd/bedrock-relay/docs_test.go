@@ -58,8 +58,9 @@ func runnableBlocks(t *testing.T, root string) []docBlock {
 // TestDocsCommands runs every shell block of README.md and docs/*.md marked runnable, as written, against a
 // sandbox and `serve --sandbox`, so that a documented command that stops working fails here. The only changes
 // made to a block: `go run ./cmd/bedrock-relay` is the built command (the same program, built once), `sandbox
-// env` names the test's sandbox address, the documented relay address 127.0.0.1:8080 is the test relay's, and
-// the placeholder key brk-... is a key (serve --sandbox takes any).
+// env` names the test's sandbox address, the documented relay address 127.0.0.1:8080 (admin 127.0.0.1:9090) is
+// the test relay's, and the placeholder key brk-... is a key (serve --sandbox takes any). go install installs
+// into a directory of the test's.
 func TestDocsCommands(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -76,7 +77,7 @@ func TestDocsCommands(t *testing.T) {
 	}
 	sbSrv := httptest.NewServer(sb)
 	defer sbSrv.Close()
-	relay, _, relayLog, _ := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, noEnv)
+	relay, admin, relayLog, _ := startServe(t, []string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, noEnv)
 
 	var env []string
 	for _, kv := range os.Environ() {
@@ -84,16 +85,18 @@ func TestDocsCommands(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// go install puts its binary in GOBIN, here the test's own directory rather than the developer's.
+	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "GOBIN="+t.TempDir())
 	for _, b := range blocks {
 		t.Run(b.file+":"+strconv.Itoa(b.line), func(t *testing.T) {
 			script := strings.NewReplacer(
 				"go run ./cmd/bedrock-relay", "bedrock-relay",
 				"sandbox env", "sandbox env --addr "+strings.TrimPrefix(sbSrv.URL, "http://"),
 				"http://127.0.0.1:8080", relay,
+				"http://127.0.0.1:9090", admin,
 				"brk-...", "brk-docs-test-key",
 			).Replace(b.script)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // make lambda links four zips
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "sh", "-e", "-c", script)
 			cmd.Dir, cmd.Env = root, env
