@@ -427,7 +427,7 @@ func (r *sharedResult) markdown(p func(string, ...any), s settings) {
 		}
 	}
 	p("The Redis path: redis-server ran %d reserve and settle scripts (EVALSHA, EVAL) for the %d requests sent to the redis", r.scripts, r.sent)
-	p("relays, warm-ups included: %.2f per request (one reserve and one settle each make 2), %s of redis-server's own time",
+	p("relays, warm-ups included: %.2f per request (2 when each request reserves and settles on its own; leases and summed settlements make it fewer), %s of redis-server's own time",
 		float64(r.scripts)/float64(max(1, r.sent)), us(r.scriptTime/time.Duration(max(1, r.sent))))
 	p("per request in them; `bedrock_relay_state_local_reservations_total` %s, `bedrock_relay_state_backend_up` %s at the end:",
 		floats(r.local), floats(r.up))
