@@ -113,6 +113,12 @@ func (s *Stream) Event(eventType string, payload []byte) ([]ChatCompletionChunk,
 		return []ChatCompletionChunk{s.chunk(Delta{ToolCalls: []ToolCallDelta{{Index: i, ID: e.Start.ToolUse.ToolUseID,
 			Type: "function", Function: FunctionDelta{Name: e.Start.ToolUse.Name}}}}, nil)}, nil
 	case "contentBlockDelta":
+		if text, ok := textDelta(payload); ok {
+			if text == "" {
+				return nil, nil
+			}
+			return []ChatCompletionChunk{s.chunk(Delta{Content: &text}, nil)}, nil
+		}
 		var e struct {
 			Index int `json:"contentBlockIndex"`
 			Delta struct {
@@ -179,15 +185,26 @@ func (s *Stream) chunk(d Delta, finish *string) ChatCompletionChunk {
 // WriteEvent writes v as one server-sent event: "data: <json>\n\n". An *Error writes OpenAI's in-stream
 // error event, {"error":{...}}.
 func WriteEvent(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	bp := sseBufs.Get().(*[]byte)
+	defer sseBufs.Put(bp)
+	buf := append((*bp)[:0], "data: "...)
+	ok := false
+	switch c := v.(type) {
+	case ChatCompletionChunk:
+		buf, ok = appendChunk(buf, &c)
+	case *ChatCompletionChunk:
+		buf, ok = appendChunk(buf, c)
 	}
-	buf := make([]byte, 0, len(b)+8)
-	buf = append(buf, "data: "...)
-	buf = append(buf, b...)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf = append(buf, b...)
+	}
 	buf = append(buf, "\n\n"...)
-	_, err = w.Write(buf)
+	*bp = buf
+	_, err := w.Write(buf)
 	return err
 }
 
