@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -399,7 +400,25 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 			s.record(rec)
 			return // a clean end of the HTTP response, at a frame boundary
 		}
-		if fault != nil && fault.AfterEvents > 0 && !fault.EndEarly && i == min(fault.AfterEvents, len(events)-1) {
+		if fault != nil && fault.Corrupt && i == min(fault.AfterEvents, len(events)-1) {
+			var m eventstream.Message
+			m.Headers.Set(":message-type", eventstream.StringValue("event"))
+			m.Headers.Set(":event-type", eventstream.StringValue(ev.EventType))
+			m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+			m.Payload = ev.Payload
+			var buf bytes.Buffer
+			if err := enc.Encode(&buf, m); err == nil {
+				b := buf.Bytes()
+				b[len(b)-5] ^= 0x20 // the payload's last byte: the message CRC no longer matches
+				w.Write(b)
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+			rec.Outcome = "corrupted"
+			continue
+		}
+		if fault != nil && fault.AfterEvents > 0 && !fault.EndEarly && !fault.Corrupt && i == min(fault.AfterEvents, len(events)-1) {
 			rec.Outcome = fault.Code
 			if fault.Drop {
 				rec.Outcome = "dropped"
@@ -428,7 +447,9 @@ func (s *Sandbox) serveBedrock(w http.ResponseWriter, c *call) {
 			flusher.Flush()
 		}
 	}
-	rec.Outcome = "ok"
+	if rec.Outcome != "corrupted" {
+		rec.Outcome = "ok"
+	}
 	s.record(rec)
 }
 

@@ -32,6 +32,8 @@ import (
 //     InvokeModelWithResponseStream, the one carrying amazon-bedrock-invocationMetrics), so the SDK's stream
 //     ends with no error. A stream with fewer events than AfterEvents is cut all the same, before its last
 //     event (with EndEarly, before its terminal events), so that a cut stream never looks complete.
+//   - Corrupt with AfterEvents: the stream sends that many events, then one whose payload has a flipped byte
+//     (its message CRC fails), then the rest; the SDK's stream fails at the damaged frame.
 //   - Delay: the answer (or the failure) is held back; alone, it only slows requests down.
 type Fault struct {
 	// Service is the service whose requests fail: "bedrock" (or "") or "sts".
@@ -67,6 +69,9 @@ type Fault struct {
 	Drop bool `json:"drop,omitempty"`
 	// EndEarly, with AfterEvents, ends a stream cleanly before its terminal events.
 	EndEarly bool `json:"end_early,omitempty"`
+	// Corrupt, with AfterEvents, sends that event with one payload byte flipped, so that its message CRC does
+	// not match (a frame damaged on the way), and the rest of the stream after it.
+	Corrupt bool `json:"corrupt,omitempty"`
 	// For removes the fault that long after AddFault installed it (zero: never).
 	For time.Duration `json:"-"`
 	// ForMillis is For for the JSON admin API.
@@ -140,8 +145,8 @@ func (f *Fault) validate() error {
 	if !known {
 		add(`service %q: want "bedrock" (the default) or "sts"`, f.Service)
 	}
-	if f.Code == "" && f.delay() == 0 && !f.Drop && !f.EndEarly {
-		add("a fault needs a code, a delay, drop or end_early")
+	if f.Code == "" && f.delay() == 0 && !f.Drop && !f.EndEarly && !f.Corrupt {
+		add("a fault needs a code, a delay, drop, end_early or corrupt")
 	}
 	switch {
 	case f.Code == "" || !known:
@@ -181,6 +186,9 @@ func (f *Fault) validate() error {
 	}
 	if f.Drop && f.EndEarly {
 		add("drop and end_early are two ends of a stream: a dropped connection or a clean early end, not both")
+	}
+	if f.Corrupt && (f.AfterEvents == 0 || f.Drop || f.EndEarly || f.Code != "") {
+		add("corrupt damages the event after_events names, and takes nothing else: set after_events, and no code, drop or end_early")
 	}
 	if f.EndEarly && f.AfterEvents == 0 {
 		add("end_early needs after_events: the number of events sent before the stream ends")

@@ -637,9 +637,10 @@ func TestFaultValidation(t *testing.T) {
 		json  string
 		want  []string
 	}{
-		{"nothing", sandbox.Fault{}, `{}`, []string{"needs a code, a delay, drop or end_early"}},
+		{"nothing", sandbox.Fault{}, `{}`, []string{"needs a code, a delay, drop, end_early or corrupt"}},
 		{"drop and end_early", sandbox.Fault{Drop: true, EndEarly: true, AfterEvents: 2}, `{"drop":true,"end_early":true,"after_events":2}`, []string{"drop and end_early"}},
 		{"end_early without after_events", sandbox.Fault{EndEarly: true}, `{"end_early":true}`, []string{"end_early needs after_events"}},
+		{"corrupt without after_events", sandbox.Fault{Corrupt: true, Drop: true}, `{"corrupt":true,"drop":true}`, []string{"corrupt damages the event after_events names"}},
 		{"end_early with a code", sandbox.Fault{EndEarly: true, AfterEvents: 2, Code: "ModelStreamErrorException"}, `{"end_early":true,"after_events":2,"code":"ModelStreamErrorException"}`, []string{"end_early sends no exception frame"}},
 		{"STS code on bedrock", sandbox.Fault{Code: "Throttling"}, `{"code":"Throttling"}`, []string{`is an STS error code: set service "sts"`}},
 		{"not a code", sandbox.Fault{Code: "Nope"}, `{"code":"Nope"}`, []string{"end in Exception"}},
