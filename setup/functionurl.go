@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,9 +60,11 @@ func (o TemplateOptions) relayConfig() (map[string]any, error) {
 	if len(o.RelayConfig) == 0 {
 		return nil, fmt.Errorf("%w: missing (a Function URL serves the relay)", ErrRelayConfig)
 	}
-	cfg := make(map[string]any, len(o.RelayConfig)+1)
-	for k, v := range o.RelayConfig {
-		cfg[k] = v
+	// Through JSON and back: what the function will read, in the few kinds of value JSON has (a YAML
+	// timestamp becomes its RFC 3339 string, a number stays exact as a json.Number).
+	cfg, err := normalize(o.RelayConfig)
+	if err != nil {
+		return nil, err
 	}
 	if ss := o.SharedState; ss != nil {
 		var state map[string]any
@@ -83,6 +86,27 @@ func (o TemplateOptions) relayConfig() (map[string]any, error) {
 			ErrRelayConfig, size, map[bool]string{true: " and room for the cache endpoint", false: ""}[o.SharedState != nil], LambdaEnvLimit)
 	}
 	return cfg, nil
+}
+
+// normalize is cfg as JSON would carry it: maps, lists, strings, json.Numbers, booleans and nulls only.
+func normalize(cfg map[string]any) (map[string]any, error) {
+	if err := mapsHaveStringKeys(cfg, "config"); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRelayConfig, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRelayConfig, err)
+	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	return out, nil
 }
 
 // relayConfigJSON is the config as compact JSON (with shared state, the cache endpoint still marked).
@@ -133,6 +157,12 @@ func ctyOf(v any) cty.Value {
 		return cty.TupleVal(l)
 	case string:
 		return cty.StringVal(v)
+	case json.Number:
+		n, err := cty.ParseNumberVal(string(v))
+		if err != nil {
+			panic(err) // encoding/json wrote it
+		}
+		return n
 	case bool:
 		return cty.BoolVal(v)
 	case int:

@@ -101,3 +101,32 @@ func TestFunctionURLConfigEscapes(t *testing.T) {
 		t.Error("a Function URL without a relay config: want an error")
 	}
 }
+
+// TestRelayConfigOddValues: YAML values JSON has no kind for (a timestamp) and numbers beyond float64's
+// precision reach both templates as JSON would carry them, without a panic.
+func TestRelayConfigOddValues(t *testing.T) {
+	cfg, _, err := RelayConfigForLambda([]byte("auth: {mode: keys}\nwhen: 2026-12-01\nbig: 12345678901234567890\nbin: !!binary aGk=\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(twoAccounts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := TemplateOptions{RelayConfig: cfg, FunctionURL: true}
+	files, err := CloudFormation(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := Terraform(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"cloudformation": string(files[0].Body), "terraform": string(tf)} {
+		for _, want := range []string{"2026-12-01T00:00:00Z", "12345678901234567890"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: no %s in the function's config", name, want)
+			}
+		}
+	}
+}
