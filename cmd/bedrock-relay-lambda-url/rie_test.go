@@ -191,13 +191,7 @@ func urlFront(t *testing.T, invokeURL string) *httptest.Server {
 // relay key. It fails over a throttled account, streams, and answers missing keys, refused keys, a pool
 // that is throttled everywhere and a stream cut mid-way in Bedrock's shapes.
 func TestFunctionURLUnderLambdaEmulator(t *testing.T) {
-	arch := testlambda.HostArch()
-	if arch == "" {
-		t.Skip("the Lambda emulator runs linux/amd64 or linux/arm64 bootstraps")
-	}
-	testlambda.NeedTool(t, "aws-lambda-rie", "run .ci/install-rie")
-	bootstrap := testlambda.ExtractBootstrap(t, testlambda.Zip(t, "bedrock-relay-lambda-url", arch), t.TempDir())
-
+	bootstrap := testlambda.HostBootstrap(t, "bedrock-relay-lambda-url")
 	sb, err := sandbox.New(sandbox.DefaultScenario())
 	if err != nil {
 		t.Fatal(err)
@@ -211,19 +205,10 @@ func TestFunctionURLUnderLambdaEmulator(t *testing.T) {
 	if relayJSON == "" || strings.Contains(relayJSON, "127.0.0.1") {
 		t.Fatalf("the template's %s = %q: want the config without its server address and source endpoint", relaysetup.RelayConfigVar, relayJSON)
 	}
-	r := testlambda.StartRIE(t, bootstrap, []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
-		"AWS_REGION=" + sandbox.SeedRegion,
-		// The execution role's session, as Lambda gives it.
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_SESSION_TOKEN=" + creds.SessionToken,
-		"AWS_ENDPOINT_URL=" + upstream.URL, // the one thing that is not Lambda's: STS and Bedrock are the sandbox
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=60",
-		relaysetup.RelayConfigVar + "=" + relayJSON,
-	})
+	// The execution role's session, as Lambda gives it; STS and Bedrock are the sandbox.
+	r := testlambda.StartRIE(t, bootstrap, testlambda.Env(t, sandbox.SeedRegion,
+		testlambda.Session{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken},
+		upstream.URL, time.Minute, relaysetup.RelayConfigVar+"="+relayJSON))
 	front := urlFront(t, r.URL)
 
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", testKey)

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,37 +25,21 @@ type rie struct {
 
 func startRIE(t *testing.T) *rie {
 	t.Helper()
-	arch := testlambda.HostArch()
-	if arch == "" {
-		t.Skipf("the Lambda emulator runs linux/amd64 or linux/arm64 bootstraps; this is %s", runtime.GOARCH)
-	}
-	testlambda.NeedTool(t, "aws-lambda-rie", "run .ci/install-rie")
-	bootstrap := testlambda.ExtractBootstrap(t, testlambda.Zip(t, "bedrock-relay-lambda", arch), t.TempDir())
-
+	bootstrap := testlambda.HostBootstrap(t, "bedrock-relay-lambda")
 	sb, err := sandbox.New(sandbox.DefaultScenario())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
-	creds := sb.CallerCredentials()
-
-	// Only what Lambda would give the function, plus the sandbox endpoint: nothing of the developer's own AWS
-	// setup leaks in. The bearer token must be ignored: the function signs as the assumed role.
-	r := testlambda.StartRIE(t, bootstrap, []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
-		"AWS_REGION=" + sandbox.SeedRegion,
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_SESSION_TOKEN=" + creds.SessionToken,
-		"AWS_ENDPOINT_URL=" + ts.URL,
+	c := sb.CallerCredentials()
+	// The bearer token must be ignored: the function signs as the assumed role.
+	r := testlambda.StartRIE(t, bootstrap, testlambda.Env(t, sandbox.SeedRegion,
+		testlambda.Session{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}, ts.URL, 30*time.Second,
 		"AWS_MAX_ATTEMPTS=1", // answer a throttle at once instead of backing off
 		"AWS_BEARER_TOKEN_BEDROCK=ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
-		"TARGET_ROLE_ARN=" + sandbox.TargetRoleARN(sandbox.SmallAccount),
-	})
+		"TARGET_ROLE_ARN="+sandbox.TargetRoleARN(sandbox.SmallAccount),
+	))
 	return &rie{sb: sb, url: r.URL, logs: r.Logs}
 }
 

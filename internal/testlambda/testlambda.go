@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -246,4 +247,38 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// HostBootstrap is pkg's bootstrap for this machine's architecture, extracted from its zip into a directory
+// of the test's; a machine the emulator cannot run, or one without the emulator, skips the test (fails it in
+// CI).
+func HostBootstrap(t testing.TB, pkg string) string {
+	t.Helper()
+	arch := HostArch()
+	if runtime.GOOS != "linux" || arch == "" {
+		t.Skipf("the Lambda emulator runs linux/amd64 or linux/arm64 bootstraps; this is %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	NeedTool(t, "aws-lambda-rie", "run .ci/install-rie")
+	return ExtractBootstrap(t, Zip(t, pkg, arch), t.TempDir())
+}
+
+// Session is the execution role's credentials, as Lambda gives them to a function.
+type Session struct{ AccessKeyID, SecretAccessKey, SessionToken string }
+
+// Env is a function's whole environment under the emulator: only what Lambda would give it (the region, the
+// execution role's session, a timeout) and the endpoint every AWS call goes to (the sandbox), so nothing of
+// the developer's own AWS setup leaks in; then extra (KEY=VALUE).
+func Env(t testing.TB, region string, s Session, endpoint string, timeout time.Duration, extra ...string) []string {
+	t.Helper()
+	return append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + t.TempDir(),
+		"AWS_REGION=" + region,
+		"AWS_ACCESS_KEY_ID=" + s.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + s.SecretAccessKey,
+		"AWS_SESSION_TOKEN=" + s.SessionToken,
+		"AWS_ENDPOINT_URL=" + endpoint,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(int(timeout.Seconds())),
+	}, extra...)
 }
