@@ -226,3 +226,33 @@ func TestLeaseStopsAtACooldown(t *testing.T) {
 		t.Errorf("the window holds %d requests, want the %d admitted (the lease's rest given back)", reqs, admitted)
 	}
 }
+
+// TestLeaseWhenRedisGoes: Redis going away while a relay holds a lease fails no request: the lease's rest is
+// admitted, then the table decides on its own windows; what cannot be written is dropped and counted.
+func TestLeaseWhenRedisGoes(t *testing.T) {
+	m, _ := newRedis(t)
+	m.SetTime(time.Now())
+	r := newRelay(t, m.Addr(), nil, ratelimit.Budget{RequestsPerMinute: 100_000}, redisstore.Options{Share: 1, Timeout: 50 * time.Millisecond})
+	for range 50 {
+		res, err := r.table.Reserve(k1, 1, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Commit(1, 1)
+	}
+	if calls(t, r.reg, "lease") == 0 {
+		t.Fatal("no lease taken")
+	}
+	m.Close()
+	for i := range 300 {
+		res, err := r.table.Reserve(k1, 1, 1, 1)
+		if err != nil {
+			t.Fatalf("request %d after Redis went: %v", i, err)
+		}
+		res.Commit(1, 2)
+	}
+	time.Sleep(1200 * time.Millisecond) // the lease ends; giving back its rest cannot be written
+	if local := metric(t, r.reg, "bedrock_relay_state_local_reservations_total"); local == 0 {
+		t.Error("no reservation decided locally after Redis went")
+	}
+}
