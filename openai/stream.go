@@ -186,7 +186,11 @@ func (s *Stream) chunk(d Delta, finish *string) ChatCompletionChunk {
 // error event, {"error":{...}}.
 func WriteEvent(w io.Writer, v any) error {
 	bp := sseBufs.Get().(*[]byte)
-	defer sseBufs.Put(bp)
+	defer func() {
+		if cap(*bp) <= 64<<10 { // one huge event does not keep its buffer alive
+			sseBufs.Put(bp)
+		}
+	}()
 	buf := append((*bp)[:0], "data: "...)
 	ok := false
 	switch c := v.(type) {
