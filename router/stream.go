@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ const DefaultStreamIdleTimeout = 2 * time.Minute
 // a silently short answer.
 type Stream struct {
 	resp    *http.Response
+	br      *bufio.Reader // over resp.Body: what has come in and not been read yet tells Pending
 	op      string
 	first   []byte
 	err     error
@@ -51,16 +53,20 @@ func (s *Stream) Header() http.Header { return s.resp.Header }
 
 // openStream reads the first frame: a stream that fails before its first event fails over like any error.
 func openStream(resp *http.Response, op string) (*Stream, error) {
-	s := &Stream{resp: resp, op: op}
+	s := &Stream{resp: resp, op: op, br: readerPool.Get().(*bufio.Reader)}
+	s.br.Reset(resp.Body)
 	frame, err := s.readFrame()
 	if err != nil {
+		s.release()
 		return nil, fmt.Errorf("stream ended before its first event: %w", err)
 	}
 	f, err := upstream.ParseFrame(frame)
 	if err != nil {
+		s.release()
 		return nil, err
 	}
 	if e := upstream.ExceptionOf(f); e != nil {
+		s.release()
 		return nil, e
 	}
 	s.inspect(f)
@@ -127,7 +133,39 @@ func (s *Stream) Usage() upstream.Usage { return s.usage }
 // the end is the caller's doing (it went away, or the relay's deadline passed), not the target's.
 func (s *Stream) Close() error {
 	s.end(false)
-	return s.resp.Body.Close()
+	err := s.resp.Body.Close()
+	s.release()
+	return err
+}
+
+// readerPool holds the streams' read buffers: small, since a frame larger than the buffer is read past it
+// straight into the frame buffer, and a stream holds one for its whole life.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 2048) }}
+
+// release gives the read buffer back; the stream reads nothing after it.
+func (s *Stream) release() {
+	if s.br != nil {
+		s.br.Reset(nil)
+		readerPool.Put(s.br)
+		s.br = nil
+	}
+}
+
+// Pending reports whether the next frame has already come in whole, so that Next returns it without
+// waiting on the upstream. A writer flushes to its caller only when nothing is pending: frames that arrived
+// together leave together, and a frame is never held back waiting for the network.
+func (s *Stream) Pending() bool {
+	if s.first != nil {
+		return true
+	}
+	if s.done || s.br == nil || s.br.Buffered() < 12 {
+		return false
+	}
+	prelude, err := s.br.Peek(12)
+	if err != nil {
+		return false
+	}
+	return s.br.Buffered() >= int(binary.BigEndian.Uint32(prelude[0:4]))
 }
 
 // end settles the stream once; upstreamFault says the upstream broke, cut short or stalled it.
@@ -178,8 +216,11 @@ func (s *Stream) watchIdle(d time.Duration) {
 }
 
 func (s *Stream) readFrame() ([]byte, error) {
+	if s.br == nil {
+		return nil, io.ErrClosedPipe
+	}
 	var prelude [12]byte
-	if _, err := io.ReadFull(s.resp.Body, prelude[:]); err != nil {
+	if _, err := io.ReadFull(s.br, prelude[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
 			return nil, err
 		}
@@ -194,7 +235,7 @@ func (s *Stream) readFrame() ([]byte, error) {
 	}
 	frame := s.buf[:total]
 	copy(frame, prelude[:])
-	if _, err := io.ReadFull(s.resp.Body, frame[12:]); err != nil {
+	if _, err := io.ReadFull(s.br, frame[12:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	addr := fs.String("addr", "", "address to serve the Bedrock Runtime API on (default: server.addr, 127.0.0.1:8080)")
 	adminAddr := fs.String("admin-addr", "", "address for /metrics, /healthz and /readyz (default: server.admin_addr, 127.0.0.1:9090)")
 	useSandbox := fs.Bool("sandbox", false, "start the offline sandbox in-process and serve the pool of its default scenario (no config, auth: none on loopback, access log on)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for `go tool pprof`; the bench's -cpuprofile uses it)")
 	logs := addLogFlags(fs, "json")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -37,6 +40,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "bedrock-relay serve: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("serve: --cpuprofile: %w", err)
+		}
+		defer stop()
 	}
 	logger, err := logs.logger(e.stderr)
 	if err != nil {
@@ -257,4 +267,17 @@ func sandboxRelayConfig(endpoint string) (*config.Config, aws.Credentials) {
 	cfg.FillDefaults()
 	c := sc.Caller
 	return &cfg, aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "bedrock-relay sandbox"}
+}
+
+// startCPUProfile profiles the process into path until the returned stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

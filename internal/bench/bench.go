@@ -45,6 +45,18 @@ type bench struct {
 	openaiNote                   string
 	win                          *stsWindow   // the running relay process's STS accounting
 	windows                      []*stsWindow // finished ones
+	profiles                     int          // CPU profiles asked for so far (-cpuprofile)
+}
+
+// profileArgs are the flags that make a process write its CPU profile into -cpuprofile's directory.
+func (b *bench) profileArgs(flag, name string) []string {
+	if b.s.profDir == "" {
+		return nil
+	}
+	b.profiles++
+	path := filepath.Join(b.s.profDir, fmt.Sprintf("%s-%d.cpu", name, b.profiles))
+	b.logf("%s writes its CPU profile to %s", name, path)
+	return []string{flag, path}
 }
 
 func newBench(ctx context.Context, s settings, log io.Writer) (_ *bench, err error) {
@@ -119,6 +131,9 @@ func (b *bench) startProxy(ctx context.Context, name string, extra ...string) (*
 	}
 	args := append([]string{"serve-proxy", "-addr", addr, "-endpoint", b.sbc.url, "-region", sandbox.SeedRegion,
 		"-role", sandbox.TargetRoleARN(benchAccounts[0])}, extra...)
+	if len(extra) == 0 {
+		args = append(args, b.profileArgs("-cpuprofile", name)...)
+	}
 	ch, err := startChild(ctx, name, "http://"+addr+"/ready", credEnv(b.caller, b.sbc.url, sandbox.SeedRegion), b.self, args...)
 	if err != nil {
 		return nil, err
@@ -178,7 +193,7 @@ func (b *bench) startRelay(ctx context.Context) error {
 		return err
 	}
 	env := append(credEnv(b.caller, b.sbc.url, sandbox.SeedRegion), b.s.relayEnv...)
-	ch, err := startChild(ctx, "relay", "http://"+admin+"/metrics", env, b.bin, "serve", "--config", path)
+	ch, err := startChild(ctx, "relay", "http://"+admin+"/metrics", env, b.bin, append([]string{"serve", "--config", path}, b.profileArgs("--cpuprofile", "relay")...)...)
 	if err != nil {
 		return err
 	}

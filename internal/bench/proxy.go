@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -121,8 +122,20 @@ func runProxy(ctx context.Context, args []string) error {
 	region := fs.String("region", "ap-northeast-1", "region to sign for")
 	role := fs.String("role", "", "role to assume")
 	assumeEach := fs.Bool("assume-each", false, "call AssumeRole on every request")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	if *endpoint == "" || *role == "" {
 		return errors.New("serve-proxy: -endpoint and -role are required")

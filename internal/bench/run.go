@@ -48,6 +48,7 @@ type settings struct {
 	phasesArg  string // -phases as given, for the report's command line
 	words      int    // answer tokens at zero model latency
 	redis      string // the redis-server binary, for the shared phase
+	profDir    string // -cpuprofile: where the relay and the proxy write their CPU profiles
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
 	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
 	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run: fixed, ladder, soak, paced, streams, lambda, faults (the fault matrix), shared (two relays sharing budgets through a redis-server against one with the memory backend)")
+	profDir := fs.String("cpuprofile", "", "a directory: the relay and the reference proxy each write a CPU profile of their process's life there (relay-N.cpu, proxy-N.cpu)")
 	var relayEnv multiFlag
 	fs.Var(&relayEnv, "relay-env", "KEY=VALUE added to the relay's environment (repeatable), e.g. GOMEMLIMIT=48MiB")
 	if err := fs.Parse(args); err != nil {
@@ -69,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s := settings{quick: *quick, out: *out, rates: []float64{200, 1000}, cell: *cell, rounds: 3, warmup: time.Second,
 		ladder: []float64{1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000}, ladderStep: 5 * time.Second,
 		soak: *soak, streams: 1000, targets: 2, words: 50}
-	s.lambdaPkg, s.phases, s.relayEnv = *lambdaPkg, map[string]bool{}, relayEnv
+	s.lambdaPkg, s.phases, s.relayEnv, s.profDir = *lambdaPkg, map[string]bool{}, relayEnv, *profDir
 	if *phases != fs.Lookup("phases").DefValue {
 		s.phasesArg = *phases
 	}

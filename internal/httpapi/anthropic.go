@@ -256,6 +256,7 @@ func (a *anthropicAPI) writeEvents(ctx context.Context, w http.ResponseWriter, s
 		_ = rc.Flush()
 		return nil
 	}
+	unflushed := false
 	for {
 		if err := ctx.Err(); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -289,9 +290,15 @@ func (a *anthropicAPI) writeEvents(ctx context.Context, w http.ResponseWriter, s
 				return nil
 			}
 		}
-		if len(events) > 0 {
+		// Flushed once no next frame is in hand: events that arrived together leave together.
+		unflushed = unflushed || len(events) > 0
+		if unflushed && !s.Pending() {
 			_ = rc.Flush()
+			unflushed = false
 		}
+	}
+	if unflushed {
+		_ = rc.Flush()
 	}
 	if !m.Done() {
 		return fail(anthropic.StreamEndedEarly())

@@ -271,7 +271,9 @@ func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, r *htt
 			x.status, x.code = statusClientClosed, "ClientClosedRequest"
 			return nil
 		}
-		_ = rc.Flush()
+		if code != "" || !s.Pending() {
+			_ = rc.Flush()
+		}
 		if code != "" {
 			// An exception ends a stream; the caller may hang up as soon as it has read it.
 			x.code = code

@@ -157,6 +157,7 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 		_ = rc.Flush()
 		return nil
 	}
+	unflushed := false
 	for {
 		if err := ctx.Err(); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -182,8 +183,11 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 				return nil
 			}
 		}
-		if len(chunks) > 0 {
+		// Flushed once no next frame is in hand: chunks that arrived together leave together.
+		unflushed = unflushed || len(chunks) > 0
+		if unflushed && !s.Pending() {
 			_ = rc.Flush()
+			unflushed = false
 		}
 	}
 	_, _ = io.WriteString(w, openai.Done)
