@@ -94,3 +94,36 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEventFastPath: an event that takes the fast path (passed on as it came) goes out exactly as the long
+// way (decoded, checked, re-encoded) would send it, and so does a chunk payload read without JSON.
+func FuzzEventFastPath(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hello \"there\" \\ x"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a b"}}`,
+		`{"type":"content_block_delta", "index":0}`, `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+		`{"type":"content_block_stop","index":0}`, `{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}`,
+		`{"type":"message_delta","amazon-bedrock-invocationMetrics":{"inputTokenCount":1}}`, `{"type":"content_block_delta","index":0`,
+		`{"type":"content_block_delta","type":"message_stop"}`, `{"type":"message_start","message":{}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, ev []byte) {
+		got, gotErr := NewStream("claude-fuzz").Event(ev)
+		want, wantErr := NewStream("claude-fuzz").decodeEvent(ev)
+		if (gotErr == nil) != (wantErr == nil) || len(got) != len(want) {
+			t.Fatalf("%q: fast %v %v, long way %v %v", ev, got, gotErr, want, wantErr)
+		}
+		for i := range got {
+			if got[i].Type != want[i].Type || !bytes.Equal(got[i].Data, want[i].Data) {
+				t.Fatalf("%q: fast %s %s, long way %s %s", ev, got[i].Type, got[i].Data, want[i].Type, want[i].Data)
+			}
+		}
+		// The chunk around it, read without JSON, gives the same event as the JSON decoder.
+		payload, _ := json.Marshal(map[string]string{"bytes": base64.StdEncoding.EncodeToString(ev)})
+		s := NewStream("claude-fuzz")
+		if dec, ok := s.chunkBytes(payload); ok && !bytes.Equal(dec, ev) {
+			t.Fatalf("chunkBytes(%s) = %q, want %q", payload, dec, ev)
+		}
+	})
+}

@@ -2,10 +2,12 @@ package anthropic
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
@@ -17,17 +19,23 @@ type Event struct {
 	Data []byte
 }
 
-// WriteEvent writes e as a server-sent event.
+// WriteEvent writes e as a server-sent event, in one Write.
 func WriteEvent(w io.Writer, e Event) error {
-	buf := make([]byte, 0, len(e.Type)+len(e.Data)+16)
-	buf = append(buf, "event: "...)
+	bp := eventBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], "event: "...)
 	buf = append(buf, e.Type...)
 	buf = append(buf, "\ndata: "...)
 	buf = append(buf, e.Data...)
 	buf = append(buf, "\n\n"...)
 	_, err := w.Write(buf)
+	if cap(buf) <= 64<<10 { // one outsized event does not stay in the pool
+		*bp = buf
+		eventBufs.Put(bp)
+	}
 	return err
 }
+
+var eventBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // ping is the event Anthropic's API sends after message_start (and to keep a quiet stream open).
 var ping = Event{Type: "ping", Data: []byte(`{"type":"ping"}`)}
@@ -40,6 +48,8 @@ type Stream struct {
 	model   string
 	started bool
 	done    bool
+	buf     []byte   // a chunk's decoded event, reused: the Data of the events returned aliases it
+	out     [2]Event // the events returned, reused
 }
 
 // NewStream starts mapping a stream; model is the model as the caller named it, for a message_start that
@@ -51,7 +61,7 @@ func (s *Stream) Done() bool { return s.done }
 
 // Frame maps one raw event-stream frame (as router.Stream.Next gives it). An exception frame, an error
 // frame, or a frame or chunk that cannot be read is returned as an *Error: the stream is over, and the caller
-// is told with its Event.
+// is told with its Event. The events returned, and their Data, are valid until the next call.
 func (s *Stream) Frame(frame []byte) ([]Event, error) {
 	f, err := upstream.ParseFrame(frame)
 	if err != nil {
@@ -61,6 +71,9 @@ func (s *Stream) Frame(frame []byte) ([]Event, error) {
 	case "event":
 		if string(f.EventType) != "chunk" {
 			return nil, nil // InvokeModelWithResponseStream sends chunks; anything newer has no SSE counterpart
+		}
+		if ev, ok := s.chunkBytes(f.Payload); ok {
+			return s.Event(ev)
 		}
 		var c struct {
 			Bytes []byte `json:"bytes"` // base64 in the JSON
@@ -85,8 +98,100 @@ func (s *Stream) Frame(frame []byte) ([]Event, error) {
 	return nil, nil
 }
 
+// chunkBytes decodes the base64 of a chunk payload of the usual shape, {"bytes":"<base64>", ...}, into
+// s.buf without decoding its JSON; ok is false for anything else (escapes in the string, bad base64), which
+// goes the long way.
+func (s *Stream) chunkBytes(payload []byte) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(payload, []byte(`{"bytes":"`))
+	if !ok {
+		return nil, false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return nil, false
+	}
+	enc := rest[:end]
+	n := base64.StdEncoding.DecodedLen(len(enc))
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(s.buf[:n], enc)
+	if err != nil {
+		return nil, false
+	}
+	return s.buf[:n], true
+}
+
+// passThrough names the events that go out as they came when nothing in them is to change; the strings are
+// constants so that naming the event allocates nothing.
+var passThrough = map[string]string{"content_block_delta": "content_block_delta", "content_block_start": "content_block_start",
+	"content_block_stop": "content_block_stop", "message_delta": "message_delta"}
+
+// leadingType is the type of an event that names it first, {"type":"<name>", ... }, as Bedrock sends them,
+// when it is one of passThrough.
+func leadingType(ev []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(ev, []byte(`{"type":"`))
+	if !ok {
+		return "", false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return "", false
+	}
+	typ, ok := passThrough[string(rest[:end])] // no allocation: the compiler looks up without a copy
+	return typ, ok
+}
+
+// plain reports whether ev has no whitespace outside its strings (so that it is what json.Compact would make
+// of it, given that it is valid JSON) and names "type" once at its top level (the long way takes the last of
+// duplicate keys).
+func plain(ev []byte) bool {
+	depth, types := 0, 0
+	for i := 0; i < len(ev); i++ {
+		switch c := ev[i]; c {
+		case '"':
+			key := depth == 1 && i > 0 && (ev[i-1] == '{' || ev[i-1] == ',')
+			start := i + 1
+			// The string's end: the next quote not escaped, found a run at a time.
+			for i++; ; i++ {
+				j := bytes.IndexAny(ev[i:], `"\`)
+				if j < 0 {
+					return false
+				}
+				i += j
+				if ev[i] == '"' {
+					break
+				}
+				i++ // the escaped byte
+			}
+			if key && string(ev[start:i]) == "type" {
+				types++
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ' ', '\t', '\n', '\r':
+			return false
+		}
+	}
+	return types == 1
+}
+
 // Event maps one Anthropic event (a chunk's decoded bytes).
 func (s *Stream) Event(ev []byte) ([]Event, error) {
+	// The usual event (a delta, a block's start or stop, the message delta) goes out as it came: it is
+	// valid, compact JSON, names its type first and has no invocation metrics to take out. Everything else
+	// is decoded below; the output is the same either way.
+	if typ, ok := leadingType(ev); ok && plain(ev) && !bytes.Contains(ev, []byte(metricsKey)) && json.Valid(ev) {
+		s.out[0] = Event{Type: typ, Data: ev}
+		return s.out[:1], nil
+	}
+	return s.decodeEvent(ev)
+}
+
+// decodeEvent maps any event the long way: decoded, checked, changed where need be and re-encoded.
+func (s *Stream) decodeEvent(ev []byte) ([]Event, error) {
 	obj, err := decodeObject(ev)
 	if err != nil {
 		return nil, badStream("The upstream stream sent an event that is not a JSON object.")

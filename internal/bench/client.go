@@ -23,8 +23,9 @@ import (
 type op struct {
 	name   string // for the report
 	path   string // Bedrock: the operation after /model/{id}/; OpenAI: the URL path
-	openai bool
-	stream bool
+	openai    bool // the OpenAI chat completions API (the relay only)
+	anthropic bool // the Anthropic Messages API (the relay only)
+	stream    bool
 	body   []byte
 }
 
@@ -44,8 +45,18 @@ func ops(words int) map[string]op {
 			body: []byte(`{"model":"` + benchModel + `","max_tokens":1024,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
 		"OpenAIStream": {name: "OpenAI chat stream", path: "/v1/chat/completions", openai: true, stream: true,
 			body: []byte(`{"model":"` + benchModel + `","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
+		"InvokeModelWithResponseStream": {name: "InvokeModelWithResponseStream", path: "invoke-with-response-stream", stream: true,
+			body: []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
+		"Anthropic": {name: "Anthropic messages", path: "/v1/messages", anthropic: true,
+			body: []byte(`{"model":"` + benchModel + `","max_tokens":1024,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
+		"AnthropicStream": {name: "Anthropic messages stream", path: "/v1/messages", anthropic: true, stream: true,
+			body: []byte(`{"model":"` + benchModel + `","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"` + prompt + `"}]}`)},
 	}
 }
+
+// relayOnly says the op is one of the relay's translated APIs, which the proxy and Bedrock do not speak: it
+// is compared with the Bedrock operation the relay answers it with (baselineOp).
+func (o op) relayOnly() bool { return o.openai || o.anthropic }
 
 // sut is a system under test: where requests go and which process does the work.
 type sut struct {
@@ -136,7 +147,7 @@ func newClient() *client {
 }
 
 func (c *client) url(s *sut, o op) string {
-	if o.openai {
+	if o.relayOnly() {
 		return s.url + o.path
 	}
 	return s.url + "/model/" + httpbinding.EscapePath(benchModel, true) + "/" + o.path
@@ -150,8 +161,11 @@ func (c *client) do(ctx context.Context, s *sut, o op) (time.Duration, error) {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if o.stream && !o.openai {
+	if o.stream && !o.relayOnly() {
 		req.Header.Set("Accept", "application/vnd.amazon.eventstream")
+	}
+	if o.anthropic {
+		req.Header.Set("Anthropic-Version", "2023-06-01")
 	}
 	if s.signer != nil {
 		h, err := s.signer.headers(req, o.body)
@@ -187,10 +201,13 @@ func (c *client) do(ctx context.Context, s *sut, o op) (time.Duration, error) {
 				ttfb = time.Since(sent)
 			}
 			chunk := (*bp)[:n]
-			if bytes.Contains(chunk, []byte(":exception-type")) && !o.openai {
+			if bytes.Contains(chunk, []byte(":exception-type")) && !o.relayOnly() {
 				return ttfb, fmt.Errorf("exception frame in the stream: %q", truncate(chunk, 300))
 			}
-			tail = append(tail[:0], chunk[max(0, n-64):]...)
+			if o.anthropic && bytes.Contains(chunk, []byte("event: error")) {
+				return ttfb, fmt.Errorf("error event in the stream: %q", truncate(chunk, 300))
+			}
+			tail = append(tail[:0], chunk[max(0, n-128):]...)
 		}
 		if err == io.EOF {
 			break
@@ -201,6 +218,9 @@ func (c *client) do(ctx context.Context, s *sut, o op) (time.Duration, error) {
 	}
 	if o.openai && !strings.Contains(string(tail), "[DONE]") {
 		return ttfb, fmt.Errorf("OpenAI stream did not end with [DONE]: %q", tail)
+	}
+	if o.anthropic && !strings.Contains(string(tail), "message_stop") {
+		return ttfb, fmt.Errorf("Anthropic stream did not end with message_stop: %q", tail)
 	}
 	return ttfb, nil
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,6 +86,33 @@ func streamCanned(tb testing.TB, n int) canned {
 	return canned{header: http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}, "X-Amzn-Requestid": {"bench"}}, body: buf.Bytes()}
 }
 
+// invokeStreamCanned is an InvokeModelWithResponseStream of a Claude model with n text deltas: each chunk
+// frame carries one Anthropic event, base64 in {"bytes": ...}, the last with Bedrock's invocation metrics.
+func invokeStreamCanned(tb testing.TB, n int) canned {
+	var buf bytes.Buffer
+	enc := eventstream.NewEncoder()
+	chunk := func(event string) {
+		var m eventstream.Message
+		m.Headers.Set(":message-type", eventstream.StringValue("event"))
+		m.Headers.Set(":event-type", eventstream.StringValue("chunk"))
+		m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+		m.Payload = []byte(`{"bytes":"` + base64.StdEncoding.EncodeToString([]byte(event)) + `","p":"abcdefghijklmnopqrstuvwxyzABCDEF"}`)
+		if err := enc.Encode(&buf, m); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	chunk(`{"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}`)
+	chunk(`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+	for i := 0; i < n; i++ {
+		chunk(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" hello hello hello hello"}}`)
+	}
+	chunk(`{"type":"content_block_stop","index":0}`)
+	chunk(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":` + strconv.Itoa(4*n) + `}}`)
+	chunk(`{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":12,"outputTokenCount":` + strconv.Itoa(4*n) + `,"invocationLatency":100,"firstByteLatency":10}}`)
+	return canned{header: http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}, "X-Amzn-Requestid": {"bench"},
+		"X-Amzn-Bedrock-Content-Type": {"application/json"}}, body: buf.Bytes()}
+}
+
 var benchCreds = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("ASIABENCHEXAMPLE0001", "benchSecretKeyBenchSecretKeyBenchSecret0", "bench-session-token"))
 
 // relayHandler is the relay's API handler over targets whose upstream answers with rt.
@@ -141,7 +169,7 @@ func serveOnce(tb testing.TB, h http.Handler, path string, body []byte, hdr http
 func BenchmarkInProcess(b *testing.B) {
 	o := ops(50)
 	path := func(o op) string {
-		if o.openai {
+		if o.relayOnly() {
 			return o.path
 		}
 		return "/model/" + httpbinding.EscapePath(benchModel, true) + "/" + o.path
@@ -157,14 +185,20 @@ func BenchmarkInProcess(b *testing.B) {
 		{"OpenAI", o["OpenAI"], converseCanned()},
 		{"ConverseStream-100deltas", o["ConverseStream"], streamCanned(b, 100)},
 		{"OpenAIStream-100deltas", o["OpenAIStream"], streamCanned(b, 100)},
+		{"InvokeModelWithResponseStream-100deltas", o["InvokeModelWithResponseStream"], invokeStreamCanned(b, 100)},
+		{"Anthropic", o["Anthropic"], invokeCanned()},
+		{"AnthropicStream-100deltas", o["AnthropicStream"], invokeStreamCanned(b, 100)},
 	}
 	for _, c := range cases {
 		hdr := http.Header{"Content-Type": {"application/json"}}
+		if c.op.anthropic {
+			hdr.Set("Anthropic-Version", "2023-06-01")
+		}
 		systems := []struct {
 			name string
 			h    http.Handler
 		}{{"proxy", proxyHandler(c.rt)}, {"relay", relayHandler(b, 2, c.rt)}}
-		if c.op.openai {
+		if c.op.relayOnly() {
 			systems = systems[1:]
 		}
 		for _, sys := range systems {

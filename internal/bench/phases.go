@@ -125,7 +125,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	zero := ops(b.s.words)
 	opNames := []string{"InvokeModel", "ConverseStream"}
 	if b.openai {
-		opNames = append(opNames, "Converse", "OpenAI", "OpenAIStream")
+		opNames = append(opNames, "Converse", "InvokeModelWithResponseStream", "OpenAI", "OpenAIStream", "Anthropic", "AnthropicStream")
 	}
 	systems := b.systems()
 
@@ -161,7 +161,7 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 				i := 0
 				for _, s := range all {
 					assumeHere := !b.s.quick && (name == "InvokeModel" || name == "ConverseStream")
-					if (o.openai && s != b.relay) || (s == b.assume && !assumeHere) {
+					if (o.relayOnly() && s != b.relay) || (s == b.assume && !assumeHere) {
 						continue
 					}
 					c := b.measure(ctx, "fixed", s, o, rate, b.s.cell, 4000)

@@ -54,16 +54,30 @@ func newReport(b *bench) *report {
 		date:    time.Now().UTC().Format("2006-01-02 15:04 MST")}
 }
 
-// baselineOp is the direct Bedrock call an OpenAI request is compared with: the relay answers it with
-// Converse or ConverseStream.
+// baselineOp is the direct Bedrock call a translated request is compared with: the relay answers the
+// OpenAI API with Converse or ConverseStream, and the Anthropic API with InvokeModel or
+// InvokeModelWithResponseStream.
 func baselineOp(op string) string {
 	switch op {
 	case "OpenAI chat":
 		return "Converse"
 	case "OpenAI chat stream":
 		return "ConverseStream"
+	case "Anthropic messages":
+		return "InvokeModel"
+	case "Anthropic messages stream":
+		return "InvokeModelWithResponseStream"
 	}
 	return op
+}
+
+// pathTargets are issue 17's goals for the relay's CPU per request over the proxy's, by path.
+var pathTargets = []struct {
+	op     string
+	target float64
+}{
+	{"InvokeModel", 1.10}, {"Converse", 1.10}, {"ConverseStream", 1.20}, {"InvokeModelWithResponseStream", 1.20},
+	{"OpenAI chat", 1.30}, {"OpenAI chat stream", 1.30}, {"Anthropic messages", 1.30}, {"Anthropic messages stream", 1.30},
 }
 
 func (r *report) find(cells []*cell, sut, op string, rate float64) *cell {
@@ -309,15 +323,20 @@ func (r *report) summary() string {
 	}
 	rate := r.s.rates[len(r.s.rates)-1]
 	var parts []string
-	for _, op := range []string{"InvokeModel", "ConverseStream", "OpenAI chat", "OpenAI chat stream"} {
+	for _, t := range pathTargets {
+		op := t.op
 		base := baselineOp(op)
 		rl, px, d := r.find(r.fixed, "relay", op, rate), r.find(r.fixed, "proxy", base, rate), r.find(r.fixed, "direct", base, rate)
 		if rl == nil || px == nil || d == nil {
 			continue
 		}
 		ra, pa := addedByRound(rl, d), addedByRound(px, d)
-		parts = append(parts, fmt.Sprintf("%s: relay/proxy CPU/req %s, added p50 %s p99 %s (proxy %s / %s)", op,
-			ratio(rl.cpuPerReq(), px.cpuPerReq()), signedUS(ra[0]), signedUS(ra[1]), signedUS(pa[0]), signedUS(pa[1])))
+		verdict := "met"
+		if rl.cpuPerReq() == 0 || px.cpuPerReq() == 0 || float64(rl.cpuPerReq())/float64(px.cpuPerReq()) > t.target {
+			verdict = "missed"
+		}
+		parts = append(parts, fmt.Sprintf("%s: relay/proxy CPU/req %s (target ≤ %.2f×: %s), added p50 %s p99 %s (proxy %s / %s)", op,
+			ratio(rl.cpuPerReq(), px.cpuPerReq()), t.target, verdict, signedUS(ra[0]), signedUS(ra[1]), signedUS(pa[0]), signedUS(pa[1])))
 	}
 	fixed := fmt.Sprintf("summary @%.0f/s: %s", rate, strings.Join(parts, "; "))
 	switch {
