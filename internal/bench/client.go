@@ -21,12 +21,12 @@ import (
 
 // op is one kind of request the load sends.
 type op struct {
-	name   string // for the report
-	path   string // Bedrock: the operation after /model/{id}/; OpenAI: the URL path
-	openai    bool // the OpenAI chat completions API (the relay only)
-	anthropic bool // the Anthropic Messages API (the relay only)
+	name      string // for the report
+	path      string // Bedrock: the operation after /model/{id}/; OpenAI: the URL path
+	openai    bool   // the OpenAI chat completions API (the relay only)
+	anthropic bool   // the Anthropic Messages API (the relay only)
 	stream    bool
-	body   []byte
+	body      []byte
 }
 
 const benchModel = "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"
