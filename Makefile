@@ -5,7 +5,8 @@ export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 .PHONY: test deps lint vet demo build
 # make test: the test tools (deps), the cheap checks (lint), the Lambda packages once for the end-to-end
 # suites, every package's tests under the race detector through gotestsum (a line per package as its suite
-# ends, the output of what failed, then the slowest tests), and go vet on the race build go test made.
+# ends, the output of what failed, then the slowest tests), go vet on the race build go test made, and the
+# allocation guard (internal/bench TestAllocationsPerRequest) without -race.
 TEST_DIST := $(CURDIR)/dist/test
 test: deps lint
 	@echo "== building the Lambda packages once for the end-to-end suites (make lambda DIST=dist/test)"
@@ -19,6 +20,9 @@ test: deps lint
 		gotestsum tool slowest --jsonfile $(TEST_DIST)/go-test.json --threshold 5s | sed 's/^/   /'; exit $$rc
 	@echo "== go vet -race ./... (on the packages go test compiled)"
 	@$(GO) vet -race ./...
+	@echo "== the allocation guard, without the race detector (it empties sync.Pools at random): allocations per request of each path"
+	@start=$$(date +%s); $(GO) test -count=1 -run TestAllocationsPerRequest ./internal/bench || exit 1; \
+		echo "   took $$(( $$(date +%s) - start ))s"
 
 deps:
 	@bash .ci/install-deps

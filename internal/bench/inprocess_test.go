@@ -166,49 +166,70 @@ func serveOnce(tb testing.TB, h http.Handler, path string, body []byte, hdr http
 	return w.n
 }
 
-func BenchmarkInProcess(b *testing.B) {
+// inProcessCase is one API path through the relay's handler (and the proxy's, where the proxy speaks it).
+type inProcessCase struct {
+	name string
+	op   op
+	rt   http.RoundTripper
+}
+
+// inProcessCases are the paths measured in-process. The translated APIs are compared with the Bedrock
+// operation the relay answers them with, through the proxy.
+func inProcessCases(tb testing.TB) []inProcessCase {
 	o := ops(50)
-	path := func(o op) string {
-		if o.relayOnly() {
-			return o.path
-		}
-		return "/model/" + httpbinding.EscapePath(benchModel, true) + "/" + o.path
-	}
-	// The OpenAI API is served with Converse and ConverseStream: compare it with those through the proxy.
-	cases := []struct {
-		name string
-		op   op
-		rt   http.RoundTripper
-	}{
+	return []inProcessCase{
 		{"InvokeModel", o["InvokeModel"], invokeCanned()},
 		{"Converse", o["Converse"], converseCanned()},
 		{"OpenAI", o["OpenAI"], converseCanned()},
-		{"ConverseStream-100deltas", o["ConverseStream"], streamCanned(b, 100)},
-		{"OpenAIStream-100deltas", o["OpenAIStream"], streamCanned(b, 100)},
-		{"InvokeModelWithResponseStream-100deltas", o["InvokeModelWithResponseStream"], invokeStreamCanned(b, 100)},
+		{"ConverseStream-100deltas", o["ConverseStream"], streamCanned(tb, 100)},
+		{"OpenAIStream-100deltas", o["OpenAIStream"], streamCanned(tb, 100)},
+		{"InvokeModelWithResponseStream-100deltas", o["InvokeModelWithResponseStream"], invokeStreamCanned(tb, 100)},
 		{"Anthropic", o["Anthropic"], invokeCanned()},
-		{"AnthropicStream-100deltas", o["AnthropicStream"], invokeStreamCanned(b, 100)},
+		{"AnthropicStream-100deltas", o["AnthropicStream"], invokeStreamCanned(tb, 100)},
 	}
-	for _, c := range cases {
-		hdr := http.Header{"Content-Type": {"application/json"}}
-		if c.op.anthropic {
-			hdr.Set("Anthropic-Version", "2023-06-01")
-		}
-		systems := []struct {
-			name string
-			h    http.Handler
-		}{{"proxy", proxyHandler(c.rt)}, {"relay", relayHandler(b, 2, c.rt)}}
-		if c.op.relayOnly() {
-			systems = systems[1:]
-		}
-		for _, sys := range systems {
+}
+
+// inProcessPath is the URL path of an op on the relay (and the proxy).
+func inProcessPath(o op) string {
+	if o.relayOnly() {
+		return o.path
+	}
+	return "/model/" + httpbinding.EscapePath(benchModel, true) + "/" + o.path
+}
+
+func inProcessHeader(o op) http.Header {
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	if o.anthropic {
+		hdr.Set("Anthropic-Version", "2023-06-01")
+	}
+	return hdr
+}
+
+type inProcessSystem struct {
+	name string
+	h    http.Handler
+}
+
+// inProcessSystems are the proxy (for a path it speaks) and the relay, over the case's canned upstream.
+func inProcessSystems(tb testing.TB, c inProcessCase) []inProcessSystem {
+	systems := []inProcessSystem{{"proxy", proxyHandler(c.rt)}, {"relay", relayHandler(tb, 2, c.rt)}}
+	if c.op.relayOnly() {
+		systems = systems[1:]
+	}
+	return systems
+}
+
+func BenchmarkInProcess(b *testing.B) {
+	for _, c := range inProcessCases(b) {
+		hdr := inProcessHeader(c.op)
+		for _, sys := range inProcessSystems(b, c) {
 			b.Run(c.name+"/"+sys.name, func(b *testing.B) {
-				if n := serveOnce(b, sys.h, path(c.op), c.op.body, hdr); n == 0 {
+				if n := serveOnce(b, sys.h, inProcessPath(c.op), c.op.body, hdr); n == 0 {
 					b.Fatal("empty answer")
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					serveOnce(b, sys.h, path(c.op), c.op.body, hdr)
+					serveOnce(b, sys.h, inProcessPath(c.op), c.op.body, hdr)
 				}
 			})
 		}
