@@ -81,9 +81,11 @@ func newBench(ctx context.Context, s settings, log io.Writer) (_ *bench, err err
 	}
 	// The sandbox: its own process, so that verifying signatures and making answers is not billed to the
 	// relay.
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
+	addr := s.sbAddr
+	if addr == "" {
+		if addr, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	sbURL := "http://" + addr
 	if b.sb, err = startChild(ctx, "sandbox", sbURL+"/_sandbox/stats", nil, b.bin, "sandbox", "--addr", addr); err != nil {

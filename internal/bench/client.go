@@ -71,6 +71,7 @@ type sut struct {
 	replicas []*sut
 	sent     atomic.Uint64 // requests handed to replicas, for per-request counts of the store's work
 	store    int           // the pid of a process the replicas depend on (redis-server): its CPU is counted apart
+	header   http.Header   // sent with every request (a peer gateway's provider settings)
 }
 
 // next is where the next request goes: the system itself, or its replicas in turn.
@@ -166,6 +167,9 @@ func (c *client) do(ctx context.Context, s *sut, o op) (time.Duration, error) {
 	}
 	if o.anthropic {
 		req.Header.Set("Anthropic-Version", "2023-06-01")
+	}
+	for k, v := range s.header {
+		req.Header[k] = v
 	}
 	if s.signer != nil {
 		h, err := s.signer.headers(req, o.body)

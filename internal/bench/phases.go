@@ -243,6 +243,9 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	if b.s.phases["faults"] {
 		rep.faults = b.measureFaults(ctx)
 	}
+	if b.s.phases["peers"] {
+		rep.peers = b.measurePeers(ctx)
+	}
 	if b.s.phases["shared"] {
 		var err error
 		if rep.shared, err = b.measureShared(ctx); err != nil {

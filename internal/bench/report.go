@@ -30,6 +30,7 @@ type report struct {
 	lambda     lambdaResult
 	faults     []faultmatrix.Result
 	shared     *sharedResult
+	peers      *peersResult
 }
 
 func newReport(b *bench) *report {
@@ -176,6 +177,9 @@ func (r *report) markdown() string {
 		p("attempt per request against one account under the same faults.")
 		p("")
 		w.WriteString(faultmatrix.Table(r.faults))
+	}
+	if r.peers != nil {
+		r.peers.markdown(p)
 	}
 	if r.shared != nil {
 		r.shared.markdown(p, r.s)
@@ -338,12 +342,18 @@ func (r *report) summary() string {
 		parts = append(parts, fmt.Sprintf("%s: relay/proxy CPU/req %s (target ≤ %.2f×: %s), added p50 %s p99 %s (proxy %s / %s)", op,
 			ratio(rl.cpuPerReq(), px.cpuPerReq()), t.target, verdict, signedUS(ra[0]), signedUS(ra[1]), signedUS(pa[0]), signedUS(pa[1])))
 	}
-	fixed := fmt.Sprintf("summary @%.0f/s: %s", rate, strings.Join(parts, "; "))
-	switch {
-	case r.shared == nil:
-		return fixed
-	case len(parts) == 0:
-		return r.shared.summary()
+	var lines []string
+	if len(parts) > 0 {
+		lines = append(lines, fmt.Sprintf("summary @%.0f/s: %s", rate, strings.Join(parts, "; ")))
 	}
-	return fixed + "\n" + r.shared.summary()
+	if r.peers != nil {
+		lines = append(lines, r.peers.summary())
+	}
+	if r.shared != nil {
+		lines = append(lines, r.shared.summary())
+	}
+	if len(lines) == 0 {
+		return "summary: no fixed-rate cells measured"
+	}
+	return strings.Join(lines, "\n")
 }

@@ -49,6 +49,8 @@ type settings struct {
 	words      int    // answer tokens at zero model latency
 	redis      string // the redis-server binary, for the shared phase
 	profDir    string // -cpuprofile: where the relay and the proxy write their CPU profiles
+	sbAddr     string // where the sandbox listens ("": a free port)
+	peersNote  string // why the peers phase cannot run, if it cannot
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	soak := fs.Duration("soak", 2*time.Minute, "soak length (full run)")
 	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
 	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
-	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run: fixed, ladder, soak, paced, streams, lambda, faults (the fault matrix), shared (two relays sharing budgets through a redis-server against one with the memory backend)")
+	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run: fixed, ladder, soak, paced, streams, lambda, faults (the fault matrix), shared (two relays sharing budgets through a redis-server against one with the memory backend), peers (Portkey's gateway from npm against the relay on the OpenAI path; needs port 80 on loopback)")
 	profDir := fs.String("cpuprofile", "", "a directory: the relay and the reference proxy each write a CPU profile of their process's life there (relay-N.cpu, proxy-N.cpu)")
 	var relayEnv multiFlag
 	fs.Var(&relayEnv, "relay-env", "KEY=VALUE added to the relay's environment (repeatable), e.g. GOMEMLIMIT=48MiB")
@@ -83,6 +85,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		var err error
 		if s.redis, err = exec.LookPath("redis-server"); err != nil {
 			return fmt.Errorf("phase shared needs redis-server (apt-get install redis-server): %w", err)
+		}
+	}
+	if s.phases["peers"] {
+		// Before anything is built: the sandbox must then listen on port 80 for Portkey.
+		if s.peersNote = peersPreflight(); s.peersNote == "" {
+			s.sbAddr = peersSandboxAddr
+		} else {
+			fmt.Fprintf(stderr, "bench: the peers phase will be skipped: %s\n", s.peersNote)
 		}
 	}
 	if s.quick {
