@@ -127,6 +127,15 @@ func (b *bench) runAll(ctx context.Context) (*report, error) {
 	if b.openai {
 		opNames = append(opNames, "Converse", "InvokeModelWithResponseStream", "OpenAI", "OpenAIStream", "Anthropic", "AnthropicStream")
 	}
+	if len(b.s.ops) > 0 {
+		var kept []string
+		for _, n := range opNames {
+			if b.s.ops[n] {
+				kept = append(kept, n)
+			}
+		}
+		opNames = kept
+	}
 	systems := b.systems()
 
 	// What each process burns with no load at all (timers, metrics, GC), to tell fixed costs from

@@ -45,12 +45,13 @@ type settings struct {
 	lambdaPkg  string
 	relayEnv   []string // extra environment for the relay process (GOGC, GOMEMLIMIT experiments)
 	phases     map[string]bool
-	phasesArg  string // -phases as given, for the report's command line
-	words      int    // answer tokens at zero model latency
-	redis      string // the redis-server binary, for the shared phase
-	profDir    string // -cpuprofile: where the relay and the proxy write their CPU profiles
-	sbAddr     string // where the sandbox listens ("": a free port)
-	peersNote  string // why the peers phase cannot run, if it cannot
+	phasesArg  string          // -phases as given, for the report's command line
+	words      int             // answer tokens at zero model latency
+	redis      string          // the redis-server binary, for the shared phase
+	profDir    string          // -cpuprofile: where the relay and the proxy write their CPU profiles
+	sbAddr     string          // where the sandbox listens ("": a free port)
+	peersNote  string          // why the peers phase cannot run, if it cannot
+	ops        map[string]bool // -ops: the fixed-rate request shapes measured (empty: all)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cell := fs.Duration("cell", 5*time.Second, "length of each fixed-rate measurement per round (full run)")
 	lambdaPkg := fs.String("lambda", "./cmd/bedrock-relay-lambda", "the Lambda bootstrap's main package")
 	phases := fs.String("phases", "fixed,ladder,soak,paced,streams,lambda", "which measurements to run: fixed, ladder, soak, paced, streams, lambda, faults (the fault matrix), shared (two relays sharing budgets through a redis-server against one with the memory backend), peers (Portkey's gateway from npm against the relay on the OpenAI path; needs port 80 on loopback)")
+	opsFlag := fs.String("ops", "", "comma-separated request shapes for the fixed-rate phase (default all): InvokeModel, Converse, ConverseStream, InvokeModelWithResponseStream, OpenAI, OpenAIStream, Anthropic, AnthropicStream")
 	profDir := fs.String("cpuprofile", "", "a directory: the relay and the reference proxy each write a CPU profile of their process's life there (relay-N.cpu, proxy-N.cpu)")
 	var relayEnv multiFlag
 	fs.Var(&relayEnv, "relay-env", "KEY=VALUE added to the relay's environment (repeatable), e.g. GOMEMLIMIT=48MiB")
@@ -79,6 +81,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, p := range strings.Split(*phases, ",") {
 		s.phases[strings.TrimSpace(p)] = true
+	}
+	if *opsFlag != "" {
+		known := ops(1)
+		s.ops = map[string]bool{}
+		for _, n := range strings.Split(*opsFlag, ",") {
+			n = strings.TrimSpace(n)
+			if _, ok := known[n]; !ok {
+				return fmt.Errorf("-ops: unknown request shape %q", n)
+			}
+			s.ops[n] = true
+		}
 	}
 	if s.phases["shared"] {
 		// Before anything is built or measured: a run must not end, minutes in, for want of it.
