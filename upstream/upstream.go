@@ -11,8 +11,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,6 +46,9 @@ type Client struct {
 	http     *http.Client
 	signer   *v4.Signer
 	now      func() time.Time
+	basePath string   // c.base's path, escaped, without the trailing slash
+	escaped  sync.Map // model ID → its path segment, escaped (see modelSegment)
+	nEscaped atomic.Int32
 }
 
 // Options configure a Client.
@@ -91,7 +97,8 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if hc == nil {
 		hc = DefaultHTTPClient()
 	}
-	return &Client{region: o.Region, base: base, creds: o.Credentials, keyCreds: o.KeyCredentials, http: hc, signer: v4.NewSigner(), now: time.Now}, nil
+	return &Client{region: o.Region, base: base, creds: o.Credentials, keyCreds: o.KeyCredentials, http: hc, signer: v4.NewSigner(), now: time.Now,
+		basePath: base.EscapedPath()}, nil
 }
 
 // DefaultHTTPClient is tuned for a relay: many idle connections per host, no overall timeout (streams last
@@ -157,9 +164,37 @@ type Request struct {
 }
 
 // passHeaders are the request headers Bedrock Runtime reads; everything else the caller sent stays behind.
-var passHeaders = []string{"Content-Type", "Accept", "X-Amzn-Bedrock-Accept", "X-Amzn-Bedrock-Trace",
+// They are kept in their canonical form (textproto.CanonicalMIMEHeaderKey), as an http.Header holds them,
+// so that each is one map lookup.
+var passHeaders = canonical("Content-Type", "Accept", "X-Amzn-Bedrock-Accept", "X-Amzn-Bedrock-Trace",
 	"X-Amzn-Bedrock-GuardrailIdentifier", "X-Amzn-Bedrock-GuardrailVersion",
-	"X-Amzn-Bedrock-PerformanceConfig-Latency", "X-Amzn-Bedrock-Service-Tier"}
+	"X-Amzn-Bedrock-PerformanceConfig-Latency", "X-Amzn-Bedrock-Service-Tier")
+
+func canonical(keys ...string) []string {
+	for i, k := range keys {
+		keys[i] = textproto.CanonicalMIMEHeaderKey(k)
+	}
+	return keys
+}
+
+// maxEscaped bounds the model IDs whose escaped path segment a Client remembers: a relay serves a few
+// models, but the IDs come from callers.
+const maxEscaped = 1024
+
+// modelSegment is id escaped as one path segment ("us.anthropic.claude…-v1:0" → "us.anthropic.claude…-v1%3A0"),
+// remembered for the IDs seen first.
+func (c *Client) modelSegment(id string) string {
+	if v, ok := c.escaped.Load(id); ok {
+		return v.(string)
+	}
+	seg := httpbinding.EscapePath(id, true)
+	if c.nEscaped.Load() < maxEscaped {
+		if _, loaded := c.escaped.LoadOrStore(id, seg); !loaded {
+			c.nEscaped.Add(1)
+		}
+	}
+	return seg
+}
 
 // Do sends r. A 2xx answer is returned with its body unread: the caller must close it. Any other answer is
 // read and returned as *Error with a nil response. An ExpiredTokenException, UnrecognizedClientException or
@@ -211,25 +246,31 @@ func invalidate(creds aws.CredentialsProvider, start time.Time) bool {
 	return true
 }
 
+var jsonType = []string{"application/json"}
+
 func (c *Client) do(ctx context.Context, credsProvider aws.CredentialsProvider, r *Request) (*http.Response, error) {
 	creds, err := credsProvider.Retrieve(ctx)
 	if err != nil {
 		return nil, &CredentialsError{Err: err}
 	}
-	u := *c.base
+	// The URL is put together rather than printed and parsed again: the request is the same one
+	// http.NewRequest makes of its string.
+	u := new(url.URL)
+	*u = *c.base
 	u.Path = c.base.Path + "/model/" + r.ModelID + "/" + r.Op
-	u.RawPath = c.base.EscapedPath() + "/model/" + httpbinding.EscapePath(r.ModelID, true) + "/" + r.Op
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(r.Body))
+	u.RawPath = c.basePath + "/model/" + c.modelSegment(r.ModelID) + "/" + r.Op
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(r.Body))
 	if err != nil {
 		return nil, err
 	}
+	req.URL, req.Host = u, u.Host
 	for _, h := range passHeaders {
-		if v := r.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
+		if v := r.Header[h]; len(v) > 0 && v[0] != "" {
+			req.Header[h] = v[:1:1]
 		}
 	}
-	if req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
+	if len(req.Header["Content-Type"]) == 0 {
+		req.Header["Content-Type"] = jsonType
 	}
 	sum := sha256.Sum256(r.Body)
 	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "bedrock", c.region, c.now()); err != nil {
