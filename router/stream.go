@@ -219,22 +219,24 @@ func (s *Stream) readFrame() ([]byte, error) {
 	if s.br == nil {
 		return nil, io.ErrClosedPipe
 	}
-	var prelude [12]byte
-	if _, err := io.ReadFull(s.br, prelude[:]); err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return nil, err
-		}
-		return nil, err // io.EOF at a frame boundary is the clean end
+	// The prelude is read into the frame buffer itself: a local array handed to io.ReadFull would be one
+	// allocation per frame.
+	if cap(s.buf) < 512 {
+		s.buf = make([]byte, 512)
 	}
-	total := binary.BigEndian.Uint32(prelude[0:4])
+	if _, err := io.ReadFull(s.br, s.buf[:12]); err != nil {
+		return nil, err // io.EOF at a frame boundary is the clean end; io.ErrUnexpectedEOF within the prelude
+	}
+	total := binary.BigEndian.Uint32(s.buf[0:4])
 	if total < 16 || total > maxFrame {
 		return nil, fmt.Errorf("event-stream frame of %d bytes", total)
 	}
 	if cap(s.buf) < int(total) {
-		s.buf = make([]byte, total)
+		grown := make([]byte, total)
+		copy(grown, s.buf[:12])
+		s.buf = grown
 	}
 	frame := s.buf[:total]
-	copy(frame, prelude[:])
 	if _, err := io.ReadFull(s.br, frame[12:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
