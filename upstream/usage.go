@@ -107,9 +107,36 @@ func InvocationMetrics(event []byte) (Usage, bool) {
 
 var chunkBytesKey = []byte(`"bytes":"`)
 
+// metricsInBase64 are the invocation-metrics key as it reads in base64 text at each of the three alignments
+// a byte string can have against base64's 3-byte groups: the key's bytes from the first group boundary it
+// crosses, as many whole groups as it spans, encoded. Where the key is in the decoded bytes, one of the three
+// is in the text; where none is, the key is not there and the chunk need not be decoded.
+var metricsInBase64 = func() [3][]byte {
+	key := invocationMetricsKey[1 : len(invocationMetricsKey)-1] // the name, without its quotes
+	var out [3][]byte
+	for k := range out {
+		whole := key[k:]
+		whole = whole[:len(whole)/3*3]
+		out[k] = []byte(base64.StdEncoding.EncodeToString(whole))
+	}
+	return out
+}()
+
+// mayHoldMetrics reports whether the base64 text enc may encode the invocation-metrics key (false: it
+// certainly does not). Base64 broken by raw line feeds, which a JSON string cannot hold, is not looked into.
+func mayHoldMetrics(enc []byte) bool {
+	for _, p := range metricsInBase64 {
+		if bytes.Contains(enc, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // ChunkUsage reads the invocation metrics of an InvokeModelWithResponseStream chunk event's payload
-// ({"bytes":"<base64 model event>"}) without decoding its JSON: only a chunk whose decoded event names the
-// metrics is unmarshalled. buf is scratch space for the decoded bytes, reused across calls (it is returned,
+// ({"bytes":"<base64 model event>"}) without decoding its JSON or, for the chunks without them (all but the
+// last), its base64: the key is looked for in the base64 text, and only a chunk that has it is decoded and
+// its event unmarshalled. buf is scratch space for the decoded bytes, reused across calls (it is returned,
 // grown if need be).
 func ChunkUsage(payload, buf []byte) (Usage, bool, []byte) {
 	i := bytes.Index(payload, chunkBytesKey)
@@ -119,6 +146,9 @@ func ChunkUsage(payload, buf []byte) (Usage, bool, []byte) {
 	enc := payload[i+len(chunkBytesKey):]
 	if j := bytes.IndexByte(enc, '"'); j >= 0 {
 		enc = enc[:j]
+	}
+	if !mayHoldMetrics(enc) {
+		return Usage{}, false, buf
 	}
 	n := base64.StdEncoding.DecodedLen(len(enc))
 	if cap(buf) < n {

@@ -1,8 +1,10 @@
 package upstream
 
 import (
+	"bytes"
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,4 +46,52 @@ func TestUsageCache(t *testing.T) {
 	if got := UsageFromResponse(OpConverse, http.Header{}, plain); got != (Usage{InputTokens: 6, OutputTokens: 20}) {
 		t.Errorf("Converse body without cache counts: got %+v", got)
 	}
+}
+
+// chunkUsageLongWay is ChunkUsage without the base64 prefilter: every chunk decoded, as before it.
+func chunkUsageLongWay(payload []byte) (Usage, bool) {
+	i := bytes.Index(payload, chunkBytesKey)
+	if i < 0 {
+		return Usage{}, false
+	}
+	enc := payload[i+len(chunkBytesKey):]
+	if j := bytes.IndexByte(enc, '"'); j >= 0 {
+		enc = enc[:j]
+	}
+	dec, err := base64.StdEncoding.DecodeString(string(enc))
+	if err != nil {
+		return Usage{}, false
+	}
+	return InvocationMetrics(dec)
+}
+
+// TestChunkUsageEveryAlignment finds the metrics wherever the key falls against base64's 3-byte groups.
+func TestChunkUsageEveryAlignment(t *testing.T) {
+	for pad := 0; pad < 7; pad++ {
+		ev := `{"type":"message_stop"` + strings.Repeat(" ", pad) + `,"amazon-bedrock-invocationMetrics":{"inputTokenCount":6,"outputTokenCount":20,"invocationLatency":40}}`
+		payload := []byte(`{"bytes":"` + base64.StdEncoding.EncodeToString([]byte(ev)) + `"}`)
+		got, ok, _ := ChunkUsage(payload, nil)
+		if want := (Usage{InputTokens: 6, OutputTokens: 20, Latency: 40 * time.Millisecond}); !ok || got != want {
+			t.Errorf("key at offset %d: got %+v, %v; want %+v", 23+pad, got, ok, want)
+		}
+	}
+}
+
+// FuzzChunkUsage holds the base64 prefilter to the long way: the same answer for any event.
+func FuzzChunkUsage(f *testing.F) {
+	f.Add([]byte(`{"type":"content_block_delta","delta":{"text":"hi"}}`))
+	f.Add([]byte(`{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":6,"outputTokenCount":20}}`))
+	f.Add([]byte(`x"amazon-bedrock-invocationMetrics":{"inputTokenCount":1}`))
+	f.Fuzz(func(t *testing.T, ev []byte) {
+		for _, payload := range [][]byte{
+			[]byte(`{"bytes":"` + base64.StdEncoding.EncodeToString(ev) + `"}`),
+			append([]byte(`{"bytes":"`), ev...),
+		} {
+			got, ok, _ := ChunkUsage(payload, nil)
+			want, wok := chunkUsageLongWay(payload)
+			if got != want || ok != wok {
+				t.Fatalf("%q: prefiltered %+v, %v; long way %+v, %v", payload, got, ok, want, wok)
+			}
+		}
+	})
 }
