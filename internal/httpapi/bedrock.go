@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/bedrock-relay/bedrock-relay/router"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
@@ -266,7 +264,7 @@ func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, r *htt
 			w.Write(upstream.ExceptionFrame("modelStreamErrorException", "The upstream stream failed."))
 			return nil
 		}
-		code := exceptionCode(frame)
+		code := exceptionCode(s)
 		if _, err := w.Write(frame); err != nil {
 			x.status, x.code = statusClientClosed, "ClientClosedRequest"
 			return nil
@@ -282,28 +280,18 @@ func (h *Handler) writeStream(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 }
 
-// exceptionCode is the error code of an exception frame ("" for an event), read from its headers only.
-func exceptionCode(frame []byte) string {
-	if len(frame) < 16 {
+// exceptionCode is the error code of the frame s.Next just returned: "" for an event. The stream has read
+// the frame's headers already; an exception, passed on or made up by the stream, is what ends it (Err).
+func exceptionCode(s *router.Stream) string {
+	err := s.Err()
+	if err == nil {
 		return ""
 	}
-	hlen := binary.BigEndian.Uint32(frame[4:8])
-	if int64(hlen) > int64(len(frame)-16) || !bytes.Contains(frame[12:12+hlen], []byte(":exception-type")) {
-		return ""
+	var ue *upstream.Error
+	if errors.As(err, &ue) && ue.Code != "" {
+		return ue.Code
 	}
-	msg, err := eventstream.NewDecoder().Decode(bytes.NewReader(frame), nil)
-	if err != nil {
-		return ""
-	}
-	v := msg.Headers.Get(":exception-type")
-	if v == nil {
-		return ""
-	}
-	code := v.String()
-	if code == "" {
-		return ""
-	}
-	return strings.ToUpper(code[:1]) + code[1:]
+	return "ModelStreamErrorException"
 }
 
 // groupOf is the group of caller's key ("" for none, or without accounting), for router.Request: with
