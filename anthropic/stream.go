@@ -67,6 +67,11 @@ func (s *Stream) Frame(frame []byte) ([]Event, error) {
 	if err != nil {
 		return nil, badStream("The upstream stream sent a malformed frame.")
 	}
+	return s.Parsed(f)
+}
+
+// Parsed maps a frame already read (router.Stream.Parsed), as Frame does.
+func (s *Stream) Parsed(f upstream.Frame) ([]Event, error) {
 	switch string(f.MessageType) {
 	case "event":
 		if string(f.EventType) != "chunk" {

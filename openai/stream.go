@@ -68,6 +68,11 @@ func (s *Stream) Frame(frame []byte) ([]ChatCompletionChunk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode event-stream frame: %w", err)
 	}
+	return s.Parsed(f)
+}
+
+// Parsed maps a frame already read (router.Stream.Parsed), as Frame does.
+func (s *Stream) Parsed(f upstream.Frame) ([]ChatCompletionChunk, error) {
 	switch string(f.MessageType) {
 	case "event":
 		return s.Event(string(f.EventType), f.Payload)

@@ -32,6 +32,8 @@ type Stream struct {
 	br      *bufio.Reader // over resp.Body: what has come in and not been read yet tells Pending
 	op      string
 	first   []byte
+	firstF  upstream.Frame
+	last    upstream.Frame // the frame Next returned last, as read
 	err     error
 	done    bool
 	usage   upstream.Usage
@@ -70,7 +72,7 @@ func openStream(resp *http.Response, op string) (*Stream, error) {
 		return nil, e
 	}
 	s.inspect(f)
-	s.first = frame
+	s.first, s.firstF = frame, f
 	return s, nil
 }
 
@@ -80,7 +82,7 @@ func openStream(resp *http.Response, op string) (*Stream, error) {
 func (s *Stream) Next() ([]byte, error) {
 	if s.first != nil {
 		f := s.first
-		s.first = nil
+		s.first, s.last = nil, s.firstF
 		return f, nil
 	}
 	if s.done {
@@ -106,22 +108,34 @@ func (s *Stream) Next() ([]byte, error) {
 			msg = "The upstream stream ended before its last event; the answer is incomplete."
 		}
 		s.err = err
-		return upstream.ExceptionFrame("modelStreamErrorException", msg), nil
+		return s.made(upstream.ExceptionFrame("modelStreamErrorException", msg)), nil
 	}
 	f, err := upstream.ParseFrame(frame)
 	if err != nil {
 		s.end(true)
 		s.err = err
-		return upstream.ExceptionFrame("modelStreamErrorException", "The upstream stream sent a malformed frame."), nil
+		return s.made(upstream.ExceptionFrame("modelStreamErrorException", "The upstream stream sent a malformed frame.")), nil
 	}
 	if string(f.MessageType) != "event" {
 		s.end(true)
 		s.err = upstream.ExceptionOf(f)
+		s.last = f
 		return frame, nil
 	}
 	s.inspect(f)
+	s.last = f
 	return frame, nil
 }
+
+// made is a frame the stream made up (the exception that tells of a broken stream), read as Parsed gives it.
+func (s *Stream) made(frame []byte) []byte {
+	s.last, _ = upstream.ParseFrame(frame)
+	return frame
+}
+
+// Parsed is the frame Next returned last, as the stream read it (checked, its routing headers found), so
+// that whoever maps it need not read it again. Like the frame, it is valid until the next call.
+func (s *Stream) Parsed() upstream.Frame { return s.last }
 
 // Err is the upstream failure that ended the stream early, if any.
 func (s *Stream) Err() error { return s.err }

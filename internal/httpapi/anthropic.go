@@ -265,7 +265,7 @@ func (a *anthropicAPI) writeEvents(ctx context.Context, w http.ResponseWriter, s
 			x.status, x.code = statusClientClosed, "ClientClosedRequest"
 			return nil
 		}
-		frame, err := s.Next()
+		_, err := s.Next()
 		if err == io.EOF {
 			break
 		}
@@ -280,7 +280,7 @@ func (a *anthropicAPI) writeEvents(ctx context.Context, w http.ResponseWriter, s
 		if err != nil {
 			return fail(err)
 		}
-		events, err := m.Frame(frame)
+		events, err := m.Parsed(s.Parsed())
 		if err != nil {
 			return fail(err)
 		}

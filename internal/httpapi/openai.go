@@ -166,14 +166,14 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 			x.status, x.code = statusClientClosed, "ClientClosedRequest"
 			return nil
 		}
-		frame, err := s.Next()
+		_, err := s.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fail(err)
 		}
-		chunks, err := m.Frame(frame)
+		chunks, err := m.Parsed(s.Parsed())
 		if err != nil {
 			return fail(err)
 		}
