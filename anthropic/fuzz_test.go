@@ -105,6 +105,13 @@ func FuzzEventFastPath(f *testing.F) {
 		`{"type":"content_block_stop","index":0}`, `{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}`,
 		`{"type":"message_delta","amazon-bedrock-invocationMetrics":{"inputTokenCount":1}}`, `{"type":"content_block_delta","index":0`,
 		`{"type":"content_block_delta","type":"message_stop"}`, `{"type":"message_start","message":{}}`,
+		`{"type":"content_block_delta","index":12,"delta":{"type":"thinking_delta","thinking":"\u00e9\n\/"}}`,
+		`{"type":"content_block_delta","index":01,"delta":{"type":"text_delta","text":"x"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\x"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\u12g4"}}`,
+		"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\tb\"}}",
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}} `,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -159,6 +159,9 @@ func plain(ev []byte) bool {
 			start := i + 1
 			// The string's end: the next quote not escaped, found a run at a time.
 			for i++; ; i++ {
+				if i >= len(ev) { // a backslash as the last byte
+					return false
+				}
 				j := bytes.IndexAny(ev[i:], `"\`)
 				if j < 0 {
 					return false
@@ -183,8 +186,88 @@ func plain(ev []byte) bool {
 	return types == 1
 }
 
+// deltaHead is how a content block delta begins, as Bedrock sends it.
+var deltaHead = []byte(`{"type":"content_block_delta","index":`)
+
+// isDelta reports whether ev is a content block delta of the shape nearly every event of a stream has,
+// {"type":"content_block_delta","index":<n>,"delta":{"type":"<name>","<name>":"<string>"}} (a text, thinking,
+// signature or tool-input delta), exactly: compact, its string valid JSON. Such an event is valid JSON and
+// what the long way would make of it, known in one pass over it instead of three.
+func isDelta(ev []byte) bool {
+	rest, ok := bytes.CutPrefix(ev, deltaHead)
+	if !ok {
+		return false
+	}
+	n := 0 // the index: a JSON integer, no sign, no leading zero
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || (n > 1 && rest[0] == '0') {
+		return false
+	}
+	if rest, ok = bytes.CutPrefix(rest[n:], []byte(`,"delta":{"type":"`)); !ok {
+		return false
+	}
+	if rest, ok = cutName(rest, `","`); !ok {
+		return false
+	}
+	if rest, ok = cutName(rest, `":"`); !ok {
+		return false
+	}
+	// The string, to its closing quote: no control bytes, escapes only as JSON has them.
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c == '"':
+			return string(rest[i:]) == `"}}`
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if i+1 >= len(rest) {
+				return false
+			}
+			switch rest[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+6 > len(rest) || !isHex4(rest[i+2:i+6]) {
+					return false
+				}
+				i += 5
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// cutName cuts a name of lowercase letters and underscores, and then sep, off the front of b.
+func cutName(b []byte, sep string) ([]byte, bool) {
+	n := 0
+	for n < len(b) && (b[n] >= 'a' && b[n] <= 'z' || b[n] == '_') {
+		n++
+	}
+	if n == 0 {
+		return nil, false
+	}
+	return bytes.CutPrefix(b[n:], []byte(sep))
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
 // Event maps one Anthropic event (a chunk's decoded bytes).
 func (s *Stream) Event(ev []byte) ([]Event, error) {
+	if isDelta(ev) {
+		s.out[0] = Event{Type: "content_block_delta", Data: ev}
+		return s.out[:1], nil
+	}
 	// The usual event (a delta, a block's start or stop, the message delta) goes out as it came: it is
 	// valid, compact JSON, names its type first and has no invocation metrics to take out. Everything else
 	// is decoded below; the output is the same either way.
