@@ -84,6 +84,10 @@ func runAll(ctx context.Context, c *bedrockruntime.Client, model string) (map[st
 				Delta struct{ Text string } `json:"delta"`
 			}
 			json.Unmarshal(ch.Value.Bytes, &m)
+			if m.Type != "" && !strings.HasPrefix(string(ch.Value.Bytes), `{"type":"`) {
+				// Anthropic writes its events type first, and Bedrock passes them on as written.
+				return nil, errors.New("InvokeModelWithResponseStream: a Claude event that does not name its type first: " + string(ch.Value.Bytes))
+			}
 			if m.Type == "content_block_delta" {
 				b.WriteString(m.Delta.Text)
 			}

@@ -289,7 +289,6 @@ func invokeStreamEvents(m catalog.Model, r reply, by servedBy, firstByteMs, late
 }
 
 func anthropicStreamEvents(r reply, by servedBy, metrics invocationMetrics) []streamEvent {
-	type object = map[string]any
 	start := anthropicMessageOut{ID: messageID(r, by), Type: "message", Role: "assistant", Model: by.ModelID,
 		Content: []anthropicBlockOut{}, Usage: r.Cache.anthropic(anthropicUsage{InputTokens: r.InputTokens, OutputTokens: 1})}
 	events := []streamEvent{chunk(struct {
@@ -300,31 +299,46 @@ func anthropicStreamEvents(r reply, by servedBy, metrics invocationMetrics) []st
 	index := 0
 	events, index = anthropicThinkingEvents(events, r, index) // thinking.go
 	if r.Text != "" || r.ToolUse == nil {
-		events = append(events, chunk(object{"type": "content_block_start", "index": index,
-			"content_block": object{"type": "text", "text": ""}}))
+		events = append(events, chunk(ordered{{"type", "content_block_start"}, {"index", index}, {"content_block", ordered{{"type", "text"}, {"text", ""}}}}))
 		for _, d := range textDeltas(r.Text) {
-			events = append(events, chunk(object{"type": "content_block_delta", "index": index,
-				"delta": object{"type": "text_delta", "text": d}}))
+			events = append(events, chunk(ordered{{"type", "content_block_delta"}, {"index", index}, {"delta", ordered{{"type", "text_delta"}, {"text", d}}}}))
 		}
-		events = append(events, chunk(object{"type": "content_block_stop", "index": index}))
+		events = append(events, chunk(ordered{{"type", "content_block_stop"}, {"index", index}}))
 		index++
 	}
 	if r.ToolUse != nil {
-		events = append(events, chunk(object{"type": "content_block_start", "index": index,
-			"content_block": object{"type": "tool_use", "id": anthropicToolUseID(r.ToolUse.ID), "name": r.ToolUse.Name,
-				"input": object{}}}))
+		events = append(events, chunk(ordered{{"type", "content_block_start"}, {"index", index}, {"content_block", ordered{{"type", "tool_use"}, {"id", anthropicToolUseID(r.ToolUse.ID)}, {"name", r.ToolUse.Name}, {"input", ordered{}}}}}))
 		for _, p := range jsonPieces(string(toolInputJSON(r.ToolUse))) {
-			events = append(events, chunk(object{"type": "content_block_delta", "index": index,
-				"delta": object{"type": "input_json_delta", "partial_json": p}}))
+			events = append(events, chunk(ordered{{"type", "content_block_delta"}, {"index", index}, {"delta", ordered{{"type", "input_json_delta"}, {"partial_json", p}}}}))
 		}
-		events = append(events, chunk(object{"type": "content_block_stop", "index": index}))
+		events = append(events, chunk(ordered{{"type", "content_block_stop"}, {"index", index}}))
 	}
 	events = append(events,
-		chunk(object{"type": "message_delta",
-			"delta": object{"stop_reason": r.anthropicStop(), "stop_sequence": nullableString(r.StopSequence)},
-			"usage": object{"output_tokens": r.OutputTokens}}),
-		chunk(object{"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics}))
+		chunk(ordered{{"type", "message_delta"}, {"delta", ordered{{"stop_reason", r.anthropicStop()}, {"stop_sequence", nullableString(r.StopSequence)}}}, {"usage", ordered{{"output_tokens", r.OutputTokens}}}}),
+		chunk(ordered{{"type", "message_stop"}, {"amazon-bedrock-invocationMetrics", metrics}}))
 	return events
+}
+
+// ordered is a JSON object written with its members in the order given: Claude's stream events name their
+// type first ({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}), as
+// Anthropic writes them and Bedrock passes them on, where a map would sort the keys.
+type ordered []member
+
+type member struct {
+	k string
+	v any
+}
+
+// MarshalJSON writes the members as marshal does (no HTML escapes).
+func (o ordered) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, m := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, marshal(m.k)...), ':'), marshal(m.v)...)
+	}
+	return append(b, '}'), nil
 }
 
 func novaStreamEvents(r reply, metrics invocationMetrics) []streamEvent {

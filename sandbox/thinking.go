@@ -593,24 +593,21 @@ func anthropicThinkingContent(r reply) []anthropicBlockOut {
 // block's content_block_start, thinking_delta deltas and a signature_delta; a redacted block's start holding
 // its data. It returns the next index.
 func anthropicThinkingEvents(events []streamEvent, r reply, index int) ([]streamEvent, int) {
-	type object = map[string]any
 	for _, p := range r.Thinking {
 		if p.Redacted != "" {
 			events = append(events,
-				chunk(object{"type": "content_block_start", "index": index, "content_block": object{"type": "redacted_thinking", "data": p.Redacted}}),
-				chunk(object{"type": "content_block_stop", "index": index}))
+				chunk(ordered{{"type", "content_block_start"}, {"index", index}, {"content_block", ordered{{"type", "redacted_thinking"}, {"data", p.Redacted}}}}),
+				chunk(ordered{{"type", "content_block_stop"}, {"index", index}}))
 			index++
 			continue
 		}
-		events = append(events, chunk(object{"type": "content_block_start", "index": index,
-			"content_block": object{"type": "thinking", "thinking": ""}}))
+		events = append(events, chunk(ordered{{"type", "content_block_start"}, {"index", index}, {"content_block", ordered{{"type", "thinking"}, {"thinking", ""}}}}))
 		for _, d := range textDeltas(p.Text) {
-			events = append(events, chunk(object{"type": "content_block_delta", "index": index,
-				"delta": object{"type": "thinking_delta", "thinking": d}}))
+			events = append(events, chunk(ordered{{"type", "content_block_delta"}, {"index", index}, {"delta", ordered{{"type", "thinking_delta"}, {"thinking", d}}}}))
 		}
 		events = append(events,
-			chunk(object{"type": "content_block_delta", "index": index, "delta": object{"type": "signature_delta", "signature": p.Signature}}),
-			chunk(object{"type": "content_block_stop", "index": index}))
+			chunk(ordered{{"type", "content_block_delta"}, {"index", index}, {"delta", ordered{{"type", "signature_delta"}, {"signature", p.Signature}}}}),
+			chunk(ordered{{"type", "content_block_stop"}, {"index", index}}))
 		index++
 	}
 	return events, index
