@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/bedrock-relay/bedrock-relay/router"
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 )
