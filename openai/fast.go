@@ -80,18 +80,27 @@ func appendChunk(dst []byte, c *ChatCompletionChunk) (_ []byte, ok bool) {
 		ch.Delta.Content == nil || len(ch.Delta.ToolCalls) != 0 {
 		return dst, false
 	}
-	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, c.ID)
-	dst = append(dst, `,"object":`...)
-	dst = appendString(dst, c.Object)
-	dst = append(dst, `,"created":`...)
-	dst = strconv.AppendInt(dst, c.Created, 10)
-	dst = append(dst, `,"model":`...)
-	dst = appendString(dst, c.Model)
-	dst = append(dst, `,"choices":[{"index":0,"delta":{"content":`...)
+	if c.head != nil {
+		dst = append(dst, c.head...)
+	} else {
+		dst = appendHead(dst, c.ID, c.Object, c.Created, c.Model)
+	}
 	dst = appendString(dst, *ch.Delta.Content)
 	dst = append(dst, `},"finish_reason":null,"logprobs":null}]}`...)
 	return dst, true
+}
+
+// appendHead writes a text chunk as far as its content: `{"id":…,"object":…,"created":…,"model":…,"choices":[{"index":0,"delta":{"content":`.
+func appendHead(dst []byte, id, object string, created int64, model string) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, id)
+	dst = append(dst, `,"object":`...)
+	dst = appendString(dst, object)
+	dst = append(dst, `,"created":`...)
+	dst = strconv.AppendInt(dst, created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = appendString(dst, model)
+	return append(dst, `,"choices":[{"index":0,"delta":{"content":`...)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -90,6 +90,12 @@ func FuzzFastPaths(f *testing.F) {
 		if got, ok := appendChunk(nil, &c); !ok || string(got) != string(want) {
 			t.Fatalf("%q: fast %s, encoding/json %s", s, got, want)
 		}
+		// A stream's text chunk, written from the head it keeps for the stream, is encoding/json's too.
+		sc := NewStream(testMeta, false).textChunk(s)
+		want, _ = json.Marshal(sc[0])
+		if got, ok := appendChunk(nil, &sc[0]); !ok || string(got) != string(want) {
+			t.Fatalf("%q: stream's chunk %s, encoding/json %s", s, got, want)
+		}
 		enc, _ := json.Marshal(s)
 		payload := []byte(`{"contentBlockIndex":3,"delta":{"text":` + string(enc) + `},"p":"pad"}`)
 		slow, sok := slowDelta(payload)

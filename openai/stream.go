@@ -17,6 +17,10 @@ type ChatCompletionChunk struct {
 	Model   string        `json:"model"`
 	Choices []ChunkChoice `json:"choices"` // empty in the final usage chunk
 	Usage   *Usage        `json:"usage,omitempty"`
+
+	// head is the chunk written as far as its delta's content, `{"id":…,"choices":[{"index":0,"delta":{"content":`,
+	// for the text chunks of a Stream: written once per stream, not once per chunk (appendChunk).
+	head []byte
 }
 
 // ChunkChoice is the delta of the one choice.
@@ -54,6 +58,12 @@ type Stream struct {
 	meta         Meta
 	includeUsage bool
 	tools        map[int]int // Converse contentBlockIndex → OpenAI tool_calls index
+
+	// A text delta, nearly every event, is mapped into these, reused: its chunk allocates only its text.
+	text   string
+	choice [1]ChunkChoice
+	out    [1]ChatCompletionChunk
+	head   []byte
 }
 
 // NewStream starts mapping a stream; includeUsage is stream_options.include_usage.
@@ -71,7 +81,8 @@ func (s *Stream) Frame(frame []byte) ([]ChatCompletionChunk, error) {
 	return s.Parsed(f)
 }
 
-// Parsed maps a frame already read (router.Stream.Parsed), as Frame does.
+// Parsed maps a frame already read (router.Stream.Parsed), as Frame does. The chunks returned by Parsed,
+// Frame and Event are valid until the next call (a text delta's chunk is kept in the stream, reused).
 func (s *Stream) Parsed(f upstream.Frame) ([]ChatCompletionChunk, error) {
 	switch string(f.MessageType) {
 	case "event":
@@ -122,7 +133,7 @@ func (s *Stream) Event(eventType string, payload []byte) ([]ChatCompletionChunk,
 			if text == "" {
 				return nil, nil
 			}
-			return []ChatCompletionChunk{s.chunk(Delta{Content: &text}, nil)}, nil
+			return s.textChunk(text), nil
 		}
 		var e struct {
 			Index int `json:"contentBlockIndex"`
@@ -180,6 +191,18 @@ func (s *Stream) toolIndex(block int) int {
 		s.tools[block] = i
 	}
 	return i
+}
+
+// textChunk is the chunk of a text delta, in the stream's own storage: valid until the next call.
+func (s *Stream) textChunk(text string) []ChatCompletionChunk {
+	if s.head == nil {
+		s.head = appendHead(nil, s.meta.ID, "chat.completion.chunk", s.meta.Created.Unix(), s.meta.Model)
+	}
+	s.text = text
+	s.choice[0] = ChunkChoice{Index: 0, Delta: Delta{Content: &s.text}, Logprobs: null}
+	s.out[0] = ChatCompletionChunk{ID: s.meta.ID, Object: "chat.completion.chunk", Created: s.meta.Created.Unix(), Model: s.meta.Model,
+		Choices: s.choice[:], head: s.head}
+	return s.out[:]
 }
 
 func (s *Stream) chunk(d Delta, finish *string) ChatCompletionChunk {

@@ -177,8 +177,8 @@ func (h *Handler) writeChunks(ctx context.Context, w http.ResponseWriter, s *rou
 		if err != nil {
 			return fail(err)
 		}
-		for _, c := range chunks {
-			if err := openai.WriteEvent(w, c); err != nil {
+		for i := range chunks {
+			if err := openai.WriteEvent(w, &chunks[i]); err != nil {
 				x.status, x.code = statusClientClosed, "ClientClosedRequest"
 				return nil
 			}
