@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/bedrock-relay/bedrock-relay/upstream"
@@ -131,6 +132,68 @@ func FuzzEventFastPath(f *testing.F) {
 		s := NewStream("claude-fuzz")
 		if dec, ok := s.chunkBytes(payload); ok && !bytes.Equal(dec, ev) {
 			t.Fatalf("chunkBytes(%s) = %q, want %q", payload, dec, ev)
+		}
+	})
+}
+
+// decodeObjectByTokens is decodeObject as encoding/json's token reader does it, which it replaced.
+func decodeObjectByTokens(data []byte) (*object, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, errNotObject
+	}
+	o := &object{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, errNotObject
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		o.set(key, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	return o, nil
+}
+
+// FuzzDecodeObject holds the walk over valid JSON to the token reader: the same members, keys and raw
+// values, for any input; an error where it errs.
+func FuzzDecodeObject(f *testing.F) {
+	for _, s := range []string{`{}`, ` { "a" : 1 , "b":[1,{"c":"}"}], "a":"x\"y" } `, `{"k\u00e9y":null,"t":true}`,
+		`{"a":1}{"b":2}`, `[1]`, `{"a":`, `{"a":1,}`, `"s"`, `{"m":{"model":"claude","content":[]}}`, "{\"\xff\":1}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gerr := decodeObject(data)
+		want, werr := decodeObjectByTokens(data)
+		if (gerr == nil) != (werr == nil) {
+			t.Fatalf("%q: walk %v, tokens %v", data, gerr, werr)
+		}
+		if gerr != nil {
+			return
+		}
+		if len(got.fields) != len(want.fields) {
+			t.Fatalf("%q: walk %d members, tokens %d", data, len(got.fields), len(want.fields))
+		}
+		for i := range got.fields {
+			if got.fields[i].key != want.fields[i].key || !bytes.Equal(got.fields[i].value, want.fields[i].value) {
+				t.Fatalf("%q: member %d: walk %q=%s, tokens %q=%s", data, i, got.fields[i].key, got.fields[i].value, want.fields[i].key, want.fields[i].value)
+			}
 		}
 	})
 }

@@ -5,9 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // BedrockVersion is the anthropic_version of an InvokeModel body that every Claude model on Bedrock accepts.
@@ -252,37 +252,93 @@ var errNotObject = errors.New("not a JSON object")
 // decodeObject reads a JSON object, keeping its members' order; of a member given twice the last value
 // counts, as encoding/json would have it.
 func decodeObject(data []byte) (*object, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	// Checked whole first, so that the walk below may take the JSON as valid: it only finds where each
+	// member's key and value begin and end. encoding/json's token reader did the same at several times
+	// the cost, on every request and on the few stream events that are not passed on as they came.
+	if !json.Valid(data) {
+		var v any
+		return nil, json.Unmarshal(data, &v) // the syntax error, as encoding/json words it
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
 		return nil, errNotObject
 	}
 	o := &object{}
-	for dec.More() {
-		tok, err := dec.Token()
+	i = skipSpace(data, i+1)
+	for data[i] != '}' {
+		kend := stringEnd(data, i)
+		key, err := jsonKey(data[i:kend])
 		if err != nil {
 			return nil, err
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, errNotObject
+		i = skipSpace(data, kend)
+		i = skipSpace(data, i+1) // the colon
+		vend := valueEnd(data, i)
+		o.set(key, json.RawMessage(data[i:vend]))
+		i = skipSpace(data, vend)
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		o.set(key, v)
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
 	}
 	return o, nil
+}
+
+// The walk of a valid JSON text: each function takes the index of a token's first byte.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the index just past the string that starts at i.
+func stringEnd(b []byte, i int) int {
+	for i++; ; i++ {
+		j := bytes.IndexAny(b[i:], `"\\`)
+		i += j
+		if b[i] == '"' {
+			return i + 1
+		}
+		i++ // the escaped byte
+	}
+}
+
+// valueEnd is the index just past the value that starts at i.
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !(b[i] == ',' || b[i] == '}' || b[i] == ']' || b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++ // a number, true, false or null
+	}
+	return i
+}
+
+// jsonKey is a member's name: as written, or decoded where it has escapes or bytes past ASCII (which
+// decoding checks as UTF-8).
+func jsonKey(raw []byte) (string, error) {
+	if bytes.IndexFunc(raw, func(r rune) bool { return r == '\\' || r >= utf8.RuneSelf }) < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var k string
+	err := json.Unmarshal(raw, &k)
+	return k, err
 }
 
 // parseObject is decodeObject for a request body, refusing with Anthropic's wording.
