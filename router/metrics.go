@@ -1,6 +1,9 @@
 package router
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/bedrock-relay/bedrock-relay/upstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,7 +18,18 @@ type Metrics struct {
 	tokens         *prometheus.CounterVec
 	servedTotal    *prometheus.CounterVec
 	adaptations    *prometheus.CounterVec
+
+	// servedBy holds each (target, model)'s three counters of a served request, looked up once rather than
+	// by label values on every request; at most maxServedKeys pairs, past which the vectors are asked.
+	servedBy sync.Map // servedKey → *servedCounters
+	nServed  atomic.Int32
 }
+
+const maxServedKeys = 4096
+
+type servedKey struct{ target, model string }
+
+type servedCounters struct{ requests, input, output prometheus.Counter }
 
 // NewMetrics registers the router's collectors on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -66,10 +80,26 @@ func (m *Metrics) exhausted(model string) {
 
 func (m *Metrics) served(target, model string, u upstream.Usage) {
 	if m != nil {
-		m.servedTotal.WithLabelValues(target, model).Inc()
-		m.tokens.WithLabelValues(target, model, "input").Add(float64(u.InputTokens))
-		m.tokens.WithLabelValues(target, model, "output").Add(float64(u.OutputTokens))
+		c := m.servedCounters(target, model)
+		c.requests.Inc()
+		c.input.Add(float64(u.InputTokens))
+		c.output.Add(float64(u.OutputTokens))
 	}
+}
+
+func (m *Metrics) servedCounters(target, model string) *servedCounters {
+	k := servedKey{target, model}
+	if c, ok := m.servedBy.Load(k); ok {
+		return c.(*servedCounters)
+	}
+	c := &servedCounters{requests: m.servedTotal.WithLabelValues(target, model),
+		input: m.tokens.WithLabelValues(target, model, "input"), output: m.tokens.WithLabelValues(target, model, "output")}
+	if m.nServed.Load() < maxServedKeys {
+		if _, loaded := m.servedBy.LoadOrStore(k, c); !loaded {
+			m.nServed.Add(1)
+		}
+	}
+	return c
 }
 
 func (m *Metrics) adapted(model, change string) {
